@@ -1,0 +1,191 @@
+"""RADIUS wire codec (RFC 2865 §3, §5; RFC 2866; RFC 5176): bytes <-> :class:`Packet`.
+
+Structure only: this module splits a datagram into header and attributes (vendor-specific
+attributes of the RFC 2865 §5.26 recommended format are split into their sub-attributes) and
+joins them again.  Typed values come from :mod:`abng.aaa.dictionary`; authenticators,
+Message-Authenticator and password hiding are in :mod:`abng.aaa.crypto`.
+
+A length that disagrees with the datagram is a :class:`DecodeError`.  Attributes the dictionary
+does not know are kept raw; a malformed Vendor-Specific attribute is kept as one raw type-26
+attribute.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from abng.aaa.dictionary import AttrDef, Dictionary, Value, ValueDecodeError, default_dictionary
+
+HEADER = struct.Struct("!BBH16s")
+MIN_LENGTH = 20
+MAX_LENGTH = 4096
+VENDOR_SPECIFIC = 26
+MESSAGE_AUTHENTICATOR = 80
+
+
+class Code(enum.IntEnum):
+    ACCESS_REQUEST = 1
+    ACCESS_ACCEPT = 2
+    ACCESS_REJECT = 3
+    ACCOUNTING_REQUEST = 4
+    ACCOUNTING_RESPONSE = 5
+    ACCESS_CHALLENGE = 11
+    STATUS_SERVER = 12
+    DISCONNECT_REQUEST = 40
+    DISCONNECT_ACK = 41
+    DISCONNECT_NAK = 42
+    COA_REQUEST = 43
+    COA_ACK = 44
+    COA_NAK = 45
+
+
+class DecodeError(ValueError):
+    """Garbage from the peer: a datagram that is not a well-formed RADIUS packet."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """One attribute as on the wire.  ``vendor`` != 0: a vendor sub-attribute (type = vendor type)."""
+
+    type: int
+    value: bytes
+    vendor: int = 0
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.vendor, self.type)
+
+
+@dataclass(frozen=True, slots=True)
+class Packet:
+    code: int
+    identifier: int
+    authenticator: bytes
+    attributes: tuple[Attribute, ...] = ()
+
+    def raw(self, vendor: int, type_: int) -> list[bytes]:
+        return [a.value for a in self.attributes if a.vendor == vendor and a.type == type_]
+
+    def first(self, name: str, dictionary: Dictionary | None = None) -> Value | None:
+        """First typed value of attribute ``name`` (None if absent or malformed)."""
+        values = self.get_all(name, dictionary)
+        return values[0] if values else None
+
+    def get_all(self, name: str, dictionary: Dictionary | None = None) -> list[Value]:
+        d = dictionary or default_dictionary()
+        defn = d.attr(name)
+        out: list[Value] = []
+        for raw in self.raw(defn.vendor, defn.code):
+            try:
+                out.append(d.decode_value(defn, raw))
+            except ValueDecodeError:
+                continue
+        return out
+
+    def has(self, name: str, dictionary: Dictionary | None = None) -> bool:
+        defn = (dictionary or default_dictionary()).attr(name)
+        return any(a.vendor == defn.vendor and a.type == defn.code for a in self.attributes)
+
+    def named(self, dictionary: Dictionary | None = None) -> dict[str, list[Value]]:
+        """All attributes by name; unknown ones as ``Attr-<n>`` / ``Vendor-<v>-Attr-<n>`` bytes."""
+        d = dictionary or default_dictionary()
+        out: dict[str, list[Value]] = {}
+        for a in self.attributes:
+            defn = d.lookup(a.vendor, a.type)
+            value: Value = a.value
+            if defn is None:
+                name = f"Vendor-{a.vendor}-Attr-{a.type}" if a.vendor else f"Attr-{a.type}"
+            else:
+                name = defn.name
+                try:
+                    value = d.decode_value(defn, a.value)
+                except ValueDecodeError:
+                    value = a.value
+            out.setdefault(name, []).append(value)
+        return out
+
+
+def decode(data: bytes) -> Packet:
+    """Split a datagram (RFC 2865 §3: octets past Length are padding and ignored)."""
+    if len(data) < MIN_LENGTH:
+        raise DecodeError(f"datagram of {len(data)} octets is shorter than a RADIUS header")
+    code, ident, length, auth = HEADER.unpack_from(data)
+    if length < MIN_LENGTH or length > MAX_LENGTH:
+        raise DecodeError(f"length field {length} out of range 20..4096")
+    if length > len(data):
+        raise DecodeError(f"length field {length} exceeds the datagram ({len(data)} octets)")
+    view = memoryview(data)[:length]
+    attrs: list[Attribute] = []
+    pos = MIN_LENGTH
+    while pos < length:
+        if pos + 2 > length:
+            raise DecodeError(f"truncated attribute header at offset {pos}")
+        atype, alen = view[pos], view[pos + 1]
+        if alen < 2 or pos + alen > length:
+            raise DecodeError(f"attribute {atype} at offset {pos} has bad length {alen}")
+        value = bytes(view[pos + 2 : pos + alen])
+        if atype == VENDOR_SPECIFIC:
+            attrs.extend(_split_vsa(value))
+        else:
+            attrs.append(Attribute(atype, value))
+        pos += alen
+    return Packet(code, ident, bytes(auth), tuple(attrs))
+
+
+def _split_vsa(value: bytes) -> list[Attribute]:
+    """RFC 2865 §5.26 recommended format; anything else stays one raw Vendor-Specific attribute."""
+    if len(value) < 4 + 2:
+        return [Attribute(VENDOR_SPECIFIC, value)]
+    vendor = int.from_bytes(value[:4], "big")
+    subs: list[Attribute] = []
+    pos = 4
+    while pos < len(value):
+        if pos + 2 > len(value) or vendor == 0:
+            return [Attribute(VENDOR_SPECIFIC, value)]
+        vtype, vlen = value[pos], value[pos + 1]
+        if vlen < 2 or pos + vlen > len(value):
+            return [Attribute(VENDOR_SPECIFIC, value)]
+        subs.append(Attribute(vtype, value[pos + 2 : pos + vlen], vendor))
+        pos += vlen
+    return subs
+
+
+def encode_attributes(attrs: Iterable[Attribute]) -> bytes:
+    out = bytearray()
+    for a in attrs:
+        if a.vendor:
+            if len(a.value) > 247:
+                raise ValueError(f"vendor attribute {a.vendor}/{a.type} value longer than 247 octets")
+            out += struct.pack(
+                "!BBIBB", VENDOR_SPECIFIC, len(a.value) + 8, a.vendor, a.type, len(a.value) + 2
+            )
+        else:
+            if len(a.value) > 253:
+                raise ValueError(f"attribute {a.type} value longer than 253 octets")
+            out += struct.pack("!BB", a.type, len(a.value) + 2)
+        out += a.value
+    return bytes(out)
+
+
+def encode(packet: Packet) -> bytes:
+    body = encode_attributes(packet.attributes)
+    length = MIN_LENGTH + len(body)
+    if length > MAX_LENGTH:
+        raise ValueError(f"packet of {length} octets exceeds 4096")
+    if len(packet.authenticator) != 16:
+        raise ValueError("authenticator must be 16 octets")
+    return HEADER.pack(packet.code, packet.identifier, length, packet.authenticator) + body
+
+
+def make(name: str, value: Value, dictionary: Dictionary | None = None) -> Attribute:
+    """An :class:`Attribute` from a dictionary name and a typed value."""
+    d = dictionary or default_dictionary()
+    defn: AttrDef = d.attr(name)
+    return Attribute(defn.code, d.encode_value(defn, value), defn.vendor)
+
+
+def make_all(pairs: Iterable[tuple[str, Value]], dictionary: Dictionary | None = None) -> list[Attribute]:
+    return [make(n, v, dictionary) for n, v in pairs]

@@ -1,0 +1,202 @@
+"""A real FreeRADIUS 3.2 server for tests, on 127.0.0.1 with random free ports.
+
+Usage::
+
+    from tests.helpers.freeradius import freeradius_server, free_udp_port
+
+    USERS = 'alice Cleartext-Password := "secret1"\\n    Framed-IP-Address = 100.64.0.5\\n'
+    with freeradius_server(tmp_path, USERS) as srv:
+        srv.auth_port, srv.acct_port, srv.secret  # "testing123"
+        srv.detail_records()                      # accounting records written so far
+
+The server's configuration is a copy of /etc/freeradius/3.0 (eap and inner-tunnel removed) with a
+small virtual server: ``authorize { preprocess chap files pap }``, PAP and CHAP,
+``accounting { detail }`` into one detail file, and abng's ``dictionary.athena`` included so
+that users may carry Athena VSAs.  Replies carry a Message-Authenticator (DECISIONS.md D22;
+``message_authenticator=False`` turns that off).  The process runs ``freeradius -X -f`` and is
+stopped by PID.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from abng.aaa.dictionary import PACKAGE_DIR
+
+SOURCE = Path("/etc/freeradius/3.0")
+SECRET = "testing123"
+
+_SITE = """
+server default {
+    listen {
+        type = auth
+        ipaddr = 127.0.0.1
+        port = %(auth_port)d
+    }
+    listen {
+        type = acct
+        ipaddr = 127.0.0.1
+        port = %(acct_port)d
+    }
+    authorize {
+        preprocess
+        chap
+        files
+        pap
+    }
+    authenticate {
+        Auth-Type PAP {
+            pap
+        }
+        Auth-Type CHAP {
+            chap
+        }
+    }
+    preacct {
+        preprocess
+        acct_unique
+    }
+    accounting {
+        detail
+        ok
+    }
+    post-auth {
+        %(ma)s
+        Post-Auth-Type REJECT {
+            %(ma)s
+        }
+    }
+}
+"""
+
+_MA = "update reply {\n            Message-Authenticator := 0x00\n        }"
+
+
+def free_udp_port() -> int:
+    """A UDP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class FreeRadius:
+    process: subprocess.Popen[bytes]
+    auth_port: int
+    acct_port: int
+    secret: str
+    raddb: Path
+    detail_file: Path
+    log_file: Path
+
+    def detail_records(self) -> list[dict[str, str]]:
+        """Accounting records from the detail file (attribute name -> value, quotes removed)."""
+        if not self.detail_file.exists():
+            return []
+        records: list[dict[str, str]] = []
+        for block in re.split(r"\n\s*\n", self.detail_file.read_text(errors="replace")):
+            rec: dict[str, str] = {}
+            for line in block.splitlines():
+                m = re.match(r"^\s+([\w-]+) = (.*)$", line)
+                if m:
+                    rec[m.group(1)] = m.group(2).strip().strip('"')
+            if rec:
+                records.append(rec)
+        return records
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+
+
+def _prepare(
+    root: Path,
+    users: str,
+    auth_port: int,
+    acct_port: int,
+    extra_clients: Sequence[tuple[str, str]],
+    message_authenticator: bool,
+) -> tuple[Path, Path, Path]:
+    raddb = root / "raddb"
+    logdir, rundir = root / "log", root / "run"
+    logdir.mkdir(parents=True, exist_ok=True)
+    rundir.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(SOURCE, raddb, symlinks=True)
+    for p in ("mods-enabled/eap", "sites-enabled/inner-tunnel", "sites-enabled/default"):
+        (raddb / p).unlink(missing_ok=True)
+    conf = (raddb / "radiusd.conf").read_text()
+    conf = re.sub(r"(?m)^(\s*)(user|group) = ", r"\1#\2 = ", conf)
+    conf = re.sub(r"(?m)^logdir = .*$", f"logdir = {logdir}", conf)
+    conf = re.sub(r"(?m)^run_dir = .*$", f"run_dir = {rundir}", conf)
+    conf = re.sub(r"(?m)^raddbdir = .*$", f"raddbdir = {raddb}", conf)
+    (raddb / "radiusd.conf").write_text(conf)
+    detail_file = root / "detail"
+    (raddb / "mods-enabled" / "detail").unlink()
+    (raddb / "mods-enabled" / "detail").write_text(
+        f"detail {{\n  filename = {detail_file}\n  escape_filenames = no\n"
+        '  permissions = 0600\n  header = "%t"\n}\n'
+    )
+    ma = _MA if message_authenticator else ""
+    (raddb / "sites-enabled" / "default").write_text(
+        _SITE % {"auth_port": auth_port, "acct_port": acct_port, "ma": ma}
+    )
+    with (raddb / "dictionary").open("a") as f:
+        f.write(f"\n$INCLUDE {PACKAGE_DIR / 'dictionary.athena'}\n")
+    with (raddb / "clients.conf").open("a") as f:
+        for i, (addr, secret) in enumerate(extra_clients):
+            f.write(f"\nclient extra{i} {{\n  ipaddr = {addr}\n  secret = {secret}\n}}\n")
+    (raddb / "mods-config" / "files" / "authorize").write_text(users)
+    return raddb, detail_file, logdir / "freeradius.out"
+
+
+@contextlib.contextmanager
+def freeradius_server(
+    tmp_path: Path,
+    users: str,
+    extra_clients: Sequence[tuple[str, str]] = (),
+    auth_port: int | None = None,
+    acct_port: int | None = None,
+    message_authenticator: bool = True,
+    name: str = "freeradius",
+) -> Iterator[FreeRadius]:
+    """Start FreeRADIUS in the foreground; yield its ports; always stop it by PID."""
+    auth_port = auth_port or free_udp_port()
+    acct_port = acct_port or free_udp_port()
+    root = tmp_path / name
+    raddb, detail_file, log_file = _prepare(
+        root, users, auth_port, acct_port, extra_clients, message_authenticator
+    )
+    log = log_file.open("wb")
+    proc = subprocess.Popen(
+        ["freeradius", "-X", "-f", "-d", str(raddb)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    srv = FreeRadius(proc, auth_port, acct_port, SECRET, raddb, detail_file, log_file)
+    try:
+        deadline = time.monotonic() + 15
+        while b"Ready to process requests" not in log_file.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                tail = log_file.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"freeradius did not start (rc={proc.poll()}):\n{tail}")
+            time.sleep(0.02)
+        yield srv
+    finally:
+        srv.stop()
+        log.close()
