@@ -24,9 +24,11 @@ import contextlib
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -319,3 +321,33 @@ def netns_factory() -> Iterator[Callable[[str], str]]:
     finally:
         for name in reversed(created):
             delete_netns(name)
+
+
+@dataclass(frozen=True)
+class Link:
+    """Two namespaces joined by a veth pair: `a` end in `ns_a`, `b` end in `ns_b`."""
+
+    ns_a: str
+    ns_b: str
+    a: str
+    b: str
+
+
+@contextlib.contextmanager
+def linked_pair(prefix_a: str = "a", prefix_b: str = "b", no_ipv6: bool = True) -> Iterator[Link]:
+    """Two fresh namespaces and a veth between them (IPv6 off by default: no ND/MLD noise)."""
+    with netns(prefix_a) as ns_a, netns(prefix_b) as ns_b:
+        if no_ipv6:
+            for ns in (ns_a, ns_b):
+                ns_sysctl(ns, "net.ipv6.conf.all.disable_ipv6", "1")
+                ns_sysctl(ns, "net.ipv6.conf.default.disable_ipv6", "1")
+        a, b = veth_pair(ns_a, ns_b)
+        yield Link(ns_a, ns_b, a, b)
+
+
+def raw_socket(ns: str, ifname: str, proto: int = 0x0003) -> socket.socket:
+    """An AF_PACKET SOCK_RAW socket bound to `ifname` inside `ns` (for sending test frames)."""
+    with in_netns(ns):
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(proto))
+        sock.bind((ifname, proto))
+    return sock

@@ -1,0 +1,238 @@
+"""Raw frame I/O on the subscriber trunk (AF_PACKET, reference §6.1, MACHINE.md "Plain AF_PACKET").
+
+`PacketIO(ifname, spec)` opens `socket(AF_PACKET, SOCK_RAW, ETH_P_ALL)` on the trunk with the
+trunk BPF filter (abng/access/bpf.py) and PACKET_AUXDATA. On receive the kernel has moved the
+outer VLAN tag into metadata; `recv()` puts it back inline, so every upper layer sees the full
+tag stack in the frame. The host's own transmitted frames (pkttype PACKET_OUTGOING) are dropped
+and counted. Frames are sent as given (tags inline).
+
+The asyncio side is a thin adapter: `start(on_frame)` registers the socket with
+`loop.add_reader`, and each wake-up reads up to `batch` frames and hands each to
+`on_frame(frame, ifindex)`. A handler that raises is counted and logged; the reader carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from abng.access import bpf
+
+log = logging.getLogger(__name__)
+
+ETH_P_ALL = 0x0003
+SOL_PACKET = 263
+PACKET_AUXDATA = 8
+PACKET_OUTGOING = 4
+TP_STATUS_VLAN_VALID = 1 << 4
+TP_STATUS_VLAN_TPID_VALID = 1 << 6
+ETH_P_8021Q = 0x8100
+_AUXDATA = struct.Struct("=IIIHHHH")  # struct tpacket_auxdata
+_CMSG_SPACE = socket.CMSG_SPACE(_AUXDATA.size)
+MAX_FRAME = 65536 + 64
+DEFAULT_RCVBUF = 8 * 1024 * 1024
+SO_RCVBUFFORCE = 33
+
+FrameHandler = Callable[[bytes, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class AuxData:
+    """The kernel's struct tpacket_auxdata for one received frame."""
+
+    status: int
+    length: int
+    snaplen: int
+    mac: int
+    net: int
+    vlan_tci: int
+    vlan_tpid: int
+
+    @property
+    def vlan_valid(self) -> bool:
+        return bool(self.status & TP_STATUS_VLAN_VALID)
+
+    @property
+    def tpid(self) -> int:
+        """The stripped tag's TPID; kernels without TPID reporting mean 802.1Q."""
+        return self.vlan_tpid if self.status & TP_STATUS_VLAN_TPID_VALID else ETH_P_8021Q
+
+    @classmethod
+    def parse(cls, data: bytes) -> AuxData:
+        if len(data) < _AUXDATA.size:
+            raise ValueError(f"tpacket_auxdata too short: {len(data)}")
+        return cls(*_AUXDATA.unpack_from(data))
+
+
+def reinsert_tag(frame: bytes, tpid: int, tci: int) -> bytes:
+    """Put a tag stripped by the kernel back after the MAC addresses."""
+    if len(frame) < 12:
+        raise ValueError("frame shorter than two MAC addresses")
+    return frame[:12] + struct.pack("!HH", tpid, tci) + frame[12:]
+
+
+def restore_frame(frame: bytes, ancdata: list[tuple[int, int, bytes]]) -> bytes:
+    """`frame` with the tag from a PACKET_AUXDATA control message re-inserted, if any."""
+    for level, kind, data in ancdata:
+        if level == SOL_PACKET and kind == PACKET_AUXDATA:
+            aux = AuxData.parse(data)
+            if aux.vlan_valid:
+                return reinsert_tag(frame, aux.tpid, aux.vlan_tci)
+    return frame
+
+
+@dataclass(slots=True)
+class PacketCounters:
+    rx: int = 0
+    tx: int = 0
+    rx_bytes: int = 0
+    tx_bytes: int = 0
+    dropped_outgoing: int = 0
+    truncated: int = 0
+    errors: int = 0
+    handler_errors: int = 0
+
+
+class PacketIO:
+    """AF_PACKET socket on one interface; see the module docstring.
+
+    `spec=None` attaches no filter (every frame of the interface, used by tests)."""
+
+    def __init__(
+        self,
+        ifname: str,
+        spec: bpf.FilterSpec | None = None,
+        *,
+        rcvbuf: int = DEFAULT_RCVBUF,
+        batch: int = 64,
+    ) -> None:
+        self.ifname = ifname
+        self.spec = spec
+        self.rcvbuf = rcvbuf
+        self.batch = batch
+        self.counters = PacketCounters()
+        self.ifindex = 0
+        self.mac = b""
+        self._sock: socket.socket | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def open(self) -> None:
+        """Create the socket, attach the filter BEFORE binding (no unfiltered backlog), bind."""
+        if self._sock is not None:
+            raise RuntimeError(f"PacketIO({self.ifname}) already open")
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0)  # protocol 0: receives nothing yet
+        try:
+            if self.spec is not None:
+                bpf.attach(sock, bpf.build_program(self.spec))
+            sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            try:
+                sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, self.rcvbuf)
+            except PermissionError:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+            sock.bind((self.ifname, ETH_P_ALL))
+            sock.setblocking(False)
+            self.ifindex = socket.if_nametoindex(self.ifname)
+            self.mac = bytes(sock.getsockname()[4])
+        except BaseException:
+            sock.close()
+            raise
+        self._sock = sock
+
+    def close(self) -> None:
+        self.stop()
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+
+    def __enter__(self) -> PacketIO:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def fileno(self) -> int:
+        return self._socket.fileno()
+
+    @property
+    def _socket(self) -> socket.socket:
+        if self._sock is None:
+            raise RuntimeError(f"PacketIO({self.ifname}) is not open")
+        return self._sock
+
+    # -- receive ---------------------------------------------------------------------------
+    def recv(self) -> bytes | None:
+        """The next frame (tags inline), or None when nothing is waiting. Never blocks."""
+        sock = self._socket
+        while True:
+            try:
+                data, ancdata, flags, addr = sock.recvmsg(MAX_FRAME, _CMSG_SPACE)
+            except (BlockingIOError, InterruptedError):
+                return None
+            except OSError as exc:
+                self.counters.errors += 1
+                log.warning("recvmsg on %s failed: %s", self.ifname, exc)
+                return None
+            if addr[2] == PACKET_OUTGOING:
+                self.counters.dropped_outgoing += 1
+                continue
+            if flags & socket.MSG_TRUNC:
+                self.counters.truncated += 1
+                continue
+            try:
+                frame = restore_frame(data, ancdata)
+            except ValueError as exc:
+                self.counters.errors += 1
+                log.warning("bad frame on %s: %s", self.ifname, exc)
+                continue
+            self.counters.rx += 1
+            self.counters.rx_bytes += len(frame)
+            return frame
+
+    def recv_batch(self, limit: int | None = None) -> list[bytes]:
+        out: list[bytes] = []
+        for _ in range(limit or self.batch):
+            frame = self.recv()
+            if frame is None:
+                break
+            out.append(frame)
+        return out
+
+    # -- transmit --------------------------------------------------------------------------
+    def send(self, frame: bytes) -> bool:
+        """Send one frame as is (tags inline). False (and counted) if the kernel refused it."""
+        try:
+            self._socket.send(frame)
+        except OSError as exc:
+            self.counters.errors += 1
+            log.debug("send on %s failed: %s", self.ifname, exc)
+            return False
+        self.counters.tx += 1
+        self.counters.tx_bytes += len(frame)
+        return True
+
+    # -- asyncio adapter -------------------------------------------------------------------
+    def start(self, on_frame: FrameHandler, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        """Call `on_frame(frame, ifindex)` for every frame, from the event loop."""
+        if self._loop is not None:
+            raise RuntimeError(f"PacketIO({self.ifname}) already started")
+        self._loop = loop or asyncio.get_running_loop()
+        self._loop.add_reader(self.fileno(), self._readable, on_frame)
+
+    def stop(self) -> None:
+        if self._loop is not None and self._sock is not None:
+            self._loop.remove_reader(self._sock.fileno())
+        self._loop = None
+
+    def _readable(self, on_frame: FrameHandler) -> None:
+        for frame in self.recv_batch():
+            try:
+                on_frame(frame, self.ifindex)
+            except Exception:
+                self.counters.handler_errors += 1
+                log.exception("frame handler failed on %s", self.ifname)
