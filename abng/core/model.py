@@ -96,6 +96,8 @@ class Session:
     packets_in: int = 0
     packets_out: int = 0
     ended_at: int | None = None
+    #: when the session became active (hooks ran); None if it never did
+    activated_at: int | None = None
     reason: TerminateReason | None = None
     #: PPPoE session id, the access protocol's private state needed to survive a restart, etc.
     access_data: dict[str, Any] = field(default_factory=dict)

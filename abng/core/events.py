@@ -1,0 +1,66 @@
+"""The event bus feeding ``monitor.subscribe`` (docs/rpc.md, Events).
+
+Publishing is synchronous and never blocks: each subscriber is a callback that must not block
+either (the RPC server's callback queues the line and drops a subscriber that cannot keep up).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import logging
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger("abng.core.events")
+
+
+class EventName(enum.StrEnum):
+    SESSION_UP = "session_up"
+    SESSION_DOWN = "session_down"
+    RATE_CHANGE = "rate_change"
+    CONFIG_COMMIT = "config_commit"
+    ERROR = "error"
+
+
+Event = dict[str, Any]
+Listener = Callable[[Event], None]
+
+
+def utc_timestamp(now: float) -> str:
+    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class EventBus:
+    """Fan-out of ``{event, timestamp, data}`` dicts to listeners filtered by event name."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self._listeners: dict[int, tuple[frozenset[str] | None, Listener]] = {}
+        self._next = 1
+        self.published = 0
+
+    def subscribe(self, listener: Listener, events: frozenset[str] | None = None) -> int:
+        """Register ``listener``; ``events=None`` means every event.  Returns a token."""
+        token = self._next
+        self._next += 1
+        self._listeners[token] = (events, listener)
+        return token
+
+    def unsubscribe(self, token: int) -> None:
+        self._listeners.pop(token, None)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._listeners)
+
+    def publish(self, name: EventName | str, data: dict[str, Any]) -> None:
+        event: Event = {"event": str(name), "timestamp": utc_timestamp(self._clock()), "data": data}
+        self.published += 1
+        for events, listener in list(self._listeners.values()):
+            if events is not None and event["event"] not in events:
+                continue
+            try:
+                listener(event)
+            except Exception:  # a listener's bug must not stop the publisher
+                log.exception("event listener failed")

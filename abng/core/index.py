@@ -1,0 +1,130 @@
+"""In-memory session table with secondary indexes (lookups and listing stay O(matches))."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from abng.core.model import Session, SessionState, SessionType
+
+
+def _add(index: dict[str, set[int]], key: str | None, sid: int) -> None:
+    if key:
+        index.setdefault(key, set()).add(sid)
+
+
+def _drop(index: dict[str, set[int]], key: str | None, sid: int) -> None:
+    if key and (ids := index.get(key)) is not None:
+        ids.discard(sid)
+        if not ids:
+            del index[key]
+
+
+class SessionIndex:
+    """Sessions by id (insertion order = id order) plus indexes by ip, username, interface."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, Session] = {}
+        self._ip: dict[str, int] = {}
+        self._user: dict[str, set[int]] = {}
+        self._iface: dict[str, set[int]] = {}
+        self._counts = {"total": 0, "pppoe": 0, "dhcp": 0}
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def __contains__(self, sid: int) -> bool:
+        return sid in self.by_id
+
+    def __iter__(self) -> Iterator[Session]:
+        return iter(self.by_id.values())
+
+    def add(self, s: Session) -> None:
+        self.by_id[s.id] = s
+        self._index(s)
+        self._counts["total"] += 1
+        self._counts[s.type.value] += 1
+
+    def remove(self, s: Session) -> None:
+        if self.by_id.pop(s.id, None) is None:
+            return
+        self._unindex(s)
+        self._counts["total"] -= 1
+        self._counts[s.type.value] -= 1
+
+    def _index(self, s: Session) -> None:
+        if s.ip_address:
+            self._ip[s.ip_address] = s.id
+        _add(self._user, s.username, s.id)
+        _add(self._iface, s.access_interface, s.id)
+        _add(self._iface, s.ppp_interface, s.id)
+
+    def _unindex(self, s: Session) -> None:
+        if s.ip_address and self._ip.get(s.ip_address) == s.id:
+            del self._ip[s.ip_address]
+        _drop(self._user, s.username, s.id)
+        _drop(self._iface, s.access_interface, s.id)
+        _drop(self._iface, s.ppp_interface, s.id)
+
+    def reindex(self, s: Session, before: tuple[str | None, str, str, str | None]) -> None:
+        """Fix the indexes after ip/username/interfaces changed (``before`` = old key tuple)."""
+        ip, user, access, ppp = before
+        old = Session(s.id, s.type, user, "", access, 0, ip_address=ip, ppp_interface=ppp)
+        self._unindex(old)
+        self._index(s)
+
+    @staticmethod
+    def keys(s: Session) -> tuple[str | None, str, str, str | None]:
+        return (s.ip_address, s.username, s.access_interface, s.ppp_interface)
+
+    # ---- lookups ------------------------------------------------------------------------------
+    def by_ip(self, ip: str) -> Session | None:
+        sid = self._ip.get(ip)
+        return self.by_id.get(sid) if sid is not None else None
+
+    def ip_owner(self, ip: str) -> int | None:
+        return self._ip.get(ip)
+
+    def by_username(self, username: str) -> list[Session]:
+        return self._many(self._user.get(username, ()))
+
+    def by_interface(self, name: str) -> list[Session]:
+        return self._many(self._iface.get(name, ()))
+
+    def _many(self, ids: Iterable[int]) -> list[Session]:
+        return [self.by_id[i] for i in sorted(ids)]
+
+    def summary(self) -> dict[str, int]:
+        return dict(self._counts)
+
+    def select(
+        self,
+        *,
+        type: SessionType | None = None,
+        username: str | None = None,
+        ip: str | None = None,
+        interface: str | None = None,
+        state: SessionState | None = None,
+    ) -> list[Session]:
+        """Sessions matching every given filter, in id order."""
+        candidates: Iterable[Session]
+        if ip is not None:
+            one = self.by_ip(ip)
+            candidates = [one] if one else []
+        elif username is not None:
+            candidates = self.by_username(username)
+        elif interface is not None:
+            candidates = self.by_interface(interface)
+        else:
+            candidates = self.by_id.values()
+        out = []
+        for s in candidates:
+            if type is not None and s.type is not type:
+                continue
+            if username is not None and s.username != username:
+                continue
+            if interface is not None and interface not in (s.access_interface, s.ppp_interface):
+                continue
+            if state is not None and s.state is not state:
+                continue
+            out.append(s)
+        return out

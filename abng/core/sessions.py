@@ -1,0 +1,382 @@
+"""The session manager: the one owner of every :class:`Session` (DECISIONS.md D6, D7, D11).
+
+Access protocols call the internal interface (``open`` / ``activate`` / ``terminate`` /
+``change_rate`` / ``update`` / ``update_counters``); other subsystems plug in as hooks and
+disconnectors (:mod:`abng.core.hooks`).  A hook that raises tears down only its session
+(``nas_error``), is counted and reported as an ``error`` event.  There is no public RPC that
+creates sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from typing import Any
+
+from abng.config.rates import parse_rate
+from abng.core.events import EventBus, EventName
+from abng.core.hooks import Disconnector, SessionHook
+from abng.core.index import SessionIndex
+from abng.core.model import Session, SessionState, SessionType, TerminateReason
+from abng.core.store import SessionStore
+from abng.core.tasks import TaskSet
+
+log = logging.getLogger("abng.core.sessions")
+
+#: Fields ``activate`` and ``update`` accept (everything the access/AAA layers may learn).
+SETTABLE = frozenset(
+    {
+        "username", "ip_address", "gateway", "ppp_interface", "rate_down", "rate_up",
+        "overhead_profile", "vrf_steered", "cgnat_bypass", "vrf", "session_timeout",
+        "idle_timeout", "lease_time", "interim_interval", "access_data", "radius_attributes",
+    }
+)  # fmt: skip
+
+
+class SessionError(Exception):
+    """Misuse of the manager by a caller (unknown id, wrong state, bad field)."""
+
+
+class SessionNotFound(SessionError):
+    def __init__(self, session_id: int) -> None:
+        super().__init__(f"session {session_id} not found")
+        self.session_id = session_id
+
+
+class InvalidSessionState(SessionError):
+    pass
+
+
+class SessionFailed(SessionError):
+    """A hook failed; the session has been torn down with ``nas_error``."""
+
+
+class SessionManager:
+    def __init__(
+        self,
+        bus: EventBus,
+        store: SessionStore | None = None,
+        *,
+        tasks: TaskSet | None = None,
+        clock: Callable[[], float] = time.time,
+        history_limit: int = 10_000,
+    ) -> None:
+        self.bus = bus
+        self.store = store
+        self.tasks = tasks or TaskSet("sessions")
+        self.clock = clock
+        self.table = SessionIndex()
+        self.history: deque[Session] = deque(maxlen=history_limit)
+        self.stats: Counter[str] = Counter()
+        self._next_id = 1
+        self._hooks: list[SessionHook] = []
+        self._disconnectors: dict[SessionType, Disconnector] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._ending: dict[int, asyncio.Future[Session]] = {}
+        self._unclaimed: set[int] = set()
+        self._deadlines: list[tuple[float, int, TerminateReason]] = []
+        self._timer: asyncio.TimerHandle | None = None
+
+    # ---- registration -------------------------------------------------------------------------
+    def register_hook(self, hook: SessionHook) -> None:
+        self._hooks.append(hook)
+
+    def register_disconnector(self, type: SessionType, disconnector: Disconnector) -> None:
+        self._disconnectors[type] = disconnector
+
+    # ---- restore ------------------------------------------------------------------------------
+    def restore(self) -> dict[str, int]:
+        """Load the store: active sessions come back as-is (unclaimed), ``starting`` ones are
+        dropped with ``nas_error``, ``terminating`` ones wait for :meth:`finish_restore`."""
+        report = {"active": 0, "terminating": 0, "dropped": 0}
+        if self.store is None:
+            return report
+        snap = self.store.load()
+        self._next_id = snap.next_id
+        self.history.extend(snap.history)
+        now = int(self.clock())
+        for s in snap.sessions:
+            if s.state is SessionState.STARTING:
+                s.reason, s.ended_at = TerminateReason.NAS_ERROR, now
+                self.history.append(s)
+                self.store.end(s)
+                report["dropped"] += 1
+                continue
+            self.table.add(s)
+            if s.state is SessionState.ACTIVE:
+                self._unclaimed.add(s.id)
+                if s.session_timeout and s.activated_at is not None:
+                    self._push_deadline(s.activated_at + s.session_timeout, s.id)
+            report[s.state.value] += 1
+        return report
+
+    async def finish_restore(self) -> None:
+        """Finish terminations interrupted by the previous process (hooks registered by now)."""
+        for s in list(self.table):
+            if s.state is SessionState.TERMINATING:
+                await self.terminate(s.id, s.reason or TerminateReason.NAS_ERROR)
+        self._arm_timer()
+
+    def claim(self, type: SessionType) -> list[Session]:
+        """Active sessions restored from the store that no access layer has adopted yet."""
+        out = [s for sid in sorted(self._unclaimed) if (s := self.table.by_id[sid]).type is type]
+        self._unclaimed.difference_update(s.id for s in out)
+        return out
+
+    # ---- lifecycle ----------------------------------------------------------------------------
+    def open(
+        self,
+        type: SessionType,
+        username: str,
+        mac_address: str,
+        access_interface: str,
+        access_data: dict[str, Any] | None = None,
+    ) -> Session:
+        """Create a ``starting`` session with a fresh id (persisted with the next flush)."""
+        sid = self._next_id
+        self._next_id += 1
+        if self.store is not None:
+            self.store.allocated(sid)
+        s = Session(
+            id=sid,
+            type=SessionType(type),
+            username=username,
+            mac_address=mac_address.lower(),
+            access_interface=access_interface,
+            started_at=int(self.clock()),
+            access_data=dict(access_data or {}),
+        )
+        self.table.add(s)
+        self._persist(s)
+        self.stats["opened"] += 1
+        log.info("session opened", extra={"session_id": sid, "username": username, "type": s.type.value})
+        return s
+
+    async def activate(self, session_id: int, **fields: Any) -> Session:
+        """``starting`` -> ``active``: set ``fields``, run the ``session_up`` hooks, emit
+        ``session_up``.  Raises :class:`SessionFailed` if a hook failed (session torn down)."""
+        s = self.get(session_id)
+        async with self._lock(session_id):
+            if s.state is not SessionState.STARTING:
+                raise InvalidSessionState(f"session {session_id} is {s.state.value}, not starting")
+            self._apply(s, fields)
+            s.activated_at = int(self.clock())
+            failed = await self._run_hooks(s, "session_up")
+            if not failed and s.state is SessionState.STARTING:
+                s.state = SessionState.ACTIVE
+                self._persist(s)
+        if failed:
+            await self.terminate(session_id, TerminateReason.NAS_ERROR)
+            raise SessionFailed(f"session {session_id}: hook {failed} failed; session torn down")
+        if s.state is not SessionState.ACTIVE:
+            raise InvalidSessionState(f"session {session_id} was terminated while activating")
+        self.stats["activated"] += 1
+        if s.session_timeout:
+            self._push_deadline(s.activated_at + s.session_timeout, s.id)
+            self._arm_timer()
+        log.info("session up", extra={"session_id": s.id, "username": s.username, "ip": s.ip_address})
+        self.bus.publish(EventName.SESSION_UP, s.to_rpc())
+        return s
+
+    async def terminate(self, session_id: int, reason: TerminateReason) -> Session | None:
+        """End a session (idempotent): disconnector, ``session_down`` hooks, history,
+        ``session_down`` event.  Returns the ended session, None if it was unknown."""
+        if (pending := self._ending.get(session_id)) is not None:
+            return await asyncio.shield(pending)
+        s = self.table.by_id.get(session_id)
+        if s is None:
+            return next((h for h in reversed(self.history) if h.id == session_id), None)
+        fut: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
+        self._ending[session_id] = fut
+        try:
+            s.state, s.reason = SessionState.TERMINATING, TerminateReason(reason)
+            self._persist(s)
+            async with self._lock(session_id):
+                await self._teardown(s)
+            fut.set_result(s)
+        except BaseException as exc:
+            fut.set_exception(exc)
+            raise
+        finally:
+            del self._ending[session_id]
+            self._locks.pop(session_id, None)
+        return s
+
+    async def _teardown(self, s: Session) -> None:
+        disc = self._disconnectors.get(s.type)
+        if disc is not None and s.reason is not TerminateReason.USER_REQUEST:
+            try:
+                await disc.disconnect(s, s.reason or TerminateReason.NAS_ERROR)
+            except Exception as exc:
+                self._hook_error(s, f"disconnector {s.type.value}", exc)
+        was_up = s.activated_at is not None
+        if was_up:
+            await self._run_hooks(s, "session_down")
+        s.ended_at = int(self.clock())
+        self.table.remove(s)
+        self._unclaimed.discard(s.id)
+        self.history.append(s)
+        if self.store is not None:
+            self.store.end(s)
+        self.stats[f"terminated.{s.reason}"] += 1
+        log.info("session down", extra={"session_id": s.id, "username": s.username, "reason": str(s.reason)})
+        if was_up:
+            self.bus.publish(EventName.SESSION_DOWN, {**s.to_rpc(), "reason": str(s.reason)})
+
+    async def change_rate(
+        self, session_id: int, rate_down: int | str | None, rate_up: int | str | None, source: str
+    ) -> Session:
+        """Change an active session's rates (None keeps a direction).  Raises ``RateError``
+        (a ValueError) for bad rates, :class:`InvalidSessionState` if not active."""
+        down = parse_rate(rate_down) if rate_down is not None else None
+        up = parse_rate(rate_up) if rate_up is not None else None
+        s = self.get(session_id)
+        async with self._lock(session_id):
+            if s.state is not SessionState.ACTIVE:
+                raise InvalidSessionState(f"session {session_id} is {s.state.value}, not active")
+            if down is not None:
+                s.rate_down = down
+            if up is not None:
+                s.rate_up = up
+            self._persist(s)
+            failed = await self._run_hooks(s, "rate_changed", source)
+        if failed:
+            await self.terminate(session_id, TerminateReason.NAS_ERROR)
+            raise SessionFailed(f"session {session_id}: hook {failed} failed; session torn down")
+        self.stats["rate_changes"] += 1
+        data = {"session_id": s.id, "username": s.username, "rate_down": s.rate_down, "rate_up": s.rate_up}
+        rpc = s.to_rpc()
+        data.update(speed_down=rpc["speed_down"], speed_up=rpc["speed_up"], source=source)
+        self.bus.publish(EventName.RATE_CHANGE, data)
+        return s
+
+    def update(self, session_id: int, **fields: Any) -> Session:
+        """Record what the access/AAA layer learned (username after PAP/CHAP, ppp_interface,
+        access_data...).  No hooks run; rates go through :meth:`change_rate`."""
+        s = self.get(session_id)
+        self._apply(s, fields)
+        self._persist(s)
+        return s
+
+    def update_counters(
+        self, session_id: int, bytes_in: int, bytes_out: int, packets_in: int, packets_out: int
+    ) -> None:
+        s = self.table.by_id.get(session_id)
+        if s is None:
+            return
+        s.bytes_in, s.bytes_out, s.packets_in, s.packets_out = bytes_in, bytes_out, packets_in, packets_out
+        self._persist(s)
+
+    # ---- lookups ------------------------------------------------------------------------------
+    def get(self, session_id: int) -> Session:
+        s = self.table.by_id.get(session_id)
+        if s is None:
+            raise SessionNotFound(session_id)
+        return s
+
+    def find(self, session_id: int) -> Session | None:
+        return self.table.by_id.get(session_id)
+
+    def by_acct_session_id(self, acct_session_id: str) -> Session | None:
+        try:
+            sid = int(acct_session_id.rsplit("-", 1)[1])
+        except (IndexError, ValueError):
+            return None
+        s = self.table.by_id.get(sid)
+        return s if s is not None and s.acct_session_id == acct_session_id else None
+
+    def by_ip(self, ip: str) -> Session | None:
+        return self.table.by_ip(ip)
+
+    def by_username(self, username: str) -> list[Session]:
+        return self.table.by_username(username)
+
+    def by_interface(self, name: str) -> list[Session]:
+        return self.table.by_interface(name)
+
+    def list(
+        self, filters: dict[str, Any] | None = None, limit: int | None = None, offset: int = 0
+    ) -> tuple[list[Session], int]:
+        """Sessions matching ``filters`` (type, username, ip, interface, state), paged;
+        also returns the number matching before paging."""
+        f = dict(filters or {})
+        if f.get("type") is not None:
+            f["type"] = SessionType(str(f["type"]).lower())
+        if f.get("state") is not None:
+            f["state"] = SessionState(f["state"])
+        matched = self.table.select(**{k: v for k, v in f.items() if v is not None})
+        end = None if limit is None else offset + limit
+        return matched[offset:end], len(matched)
+
+    def summary(self) -> dict[str, int]:
+        return self.table.summary()
+
+    # ---- internals ----------------------------------------------------------------------------
+    def _lock(self, session_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(session_id, asyncio.Lock())
+
+    def _persist(self, s: Session) -> None:
+        if self.store is not None:
+            self.store.mark(s)
+
+    def _apply(self, s: Session, fields: dict[str, Any]) -> None:
+        unknown = set(fields) - SETTABLE
+        if unknown:
+            raise SessionError(f"cannot set {sorted(unknown)} on a session")
+        for key in ("rate_down", "rate_up"):
+            if fields.get(key) is not None:
+                fields[key] = parse_rate(fields[key])
+        ip = fields.get("ip_address")
+        if ip and (owner := self.table.ip_owner(ip)) not in (None, s.id):
+            raise SessionError(f"address {ip} is in use by session {owner}")
+        before = self.table.keys(s)
+        for key, value in fields.items():
+            setattr(s, key, value)
+        if self.table.keys(s) != before:
+            self.table.reindex(s, before)
+
+    async def _run_hooks(self, s: Session, method: str, *args: Any) -> str | None:
+        """Run ``method`` on every hook; returns the name of the first that failed."""
+        hooks = reversed(self._hooks) if method == "session_down" else iter(self._hooks)
+        failed = None
+        for hook in list(hooks):
+            try:
+                await getattr(hook, method)(s, *args)
+            except Exception as exc:
+                name = getattr(hook, "name", type(hook).__name__)
+                self._hook_error(s, f"{name}.{method}", exc)
+                if method != "session_down":
+                    return str(name)
+                failed = failed or str(name)
+        return None if method == "session_down" else failed
+
+    def _hook_error(self, s: Session, what: str, exc: Exception) -> None:
+        self.stats["hook_errors"] += 1
+        log.error("%s failed: %r", what, exc, extra={"session_id": s.id}, exc_info=exc)
+        self.bus.publish(EventName.ERROR, {"message": f"{what} failed: {exc}", "session_id": s.id})
+
+    def _push_deadline(self, at: float, session_id: int) -> None:
+        heapq.heappush(self._deadlines, (at, session_id, TerminateReason.SESSION_TIMEOUT))
+
+    def _arm_timer(self) -> None:
+        """One loop timer for the earliest deadline (Session-Timeout now, Idle-Timeout later)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._deadlines:
+            delay = max(0.0, self._deadlines[0][0] - self.clock())
+            self._timer = asyncio.get_running_loop().call_later(delay, self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        now = self.clock()
+        while self._deadlines and self._deadlines[0][0] <= now:
+            _, sid, reason = heapq.heappop(self._deadlines)
+            s = self.table.by_id.get(sid)
+            if s is not None and s.state is SessionState.ACTIVE:
+                self.tasks.spawn(f"expire-{sid}", self.terminate(sid, reason))
+        self._arm_timer()

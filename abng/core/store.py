@@ -1,0 +1,197 @@
+"""SQLite (WAL) session store with a write-behind queue (DECISIONS.md D6, D7).
+
+The manager marks sessions dirty; :meth:`SessionStore.flush` writes everything marked since the
+last flush in one transaction, in a worker thread, so the event loop never waits on the disk.
+A background loop flushes every ``interval`` seconds (50 ms by default).
+
+Ids are never reused, also after a crash: the store keeps an id *reservation* ahead of the next
+id (written synchronously, once per ``ID_BLOCK`` sessions); a restart continues from the highest
+of the reservation, the saved next id and every id on file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from abng.core.model import Session
+
+log = logging.getLogger("abng.core.store")
+
+ID_BLOCK = 1000
+_FIELDS = tuple(f.name for f in dataclasses.fields(Session))
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS history (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER NOT NULL, data TEXT NOT NULL);
+"""
+
+
+def encode(session: Session) -> str:
+    """One session as JSON (enums are ``str`` subclasses, so they encode as their value)."""
+    return json.dumps({name: getattr(session, name) for name in _FIELDS}, separators=(",", ":"))
+
+
+def decode(text: str) -> Session:
+    return Session.from_record(json.loads(text))
+
+
+@dataclass(slots=True)
+class Snapshot:
+    sessions: list[Session]
+    history: list[Session]
+    next_id: int
+
+
+class SessionStore:
+    """The session database in ``<state-dir>/sessions.db``."""
+
+    def __init__(self, path: Path, *, history_limit: int = 10_000, interval: float = 0.05) -> None:
+        self.path = path
+        self.history_limit = history_limit
+        self.interval = interval
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db_lock = threading.Lock()
+        with self._db_lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(_SCHEMA)
+        self._dirty: dict[int, Session] = {}
+        self._deleted: set[int] = set()
+        self._history: list[Session] = []
+        self._next_id: int | None = None
+        self._reserved = 0
+        self._flush_lock = asyncio.Lock()
+        self._wake: asyncio.Event | None = None
+        self.flushes = 0
+        self.rows_written = 0
+
+    # ---- reading ------------------------------------------------------------------------------
+    def load(self) -> Snapshot:
+        with self._db_lock:
+            meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+            rows = self._db.execute("SELECT data FROM sessions ORDER BY id").fetchall()
+            hist = self._db.execute(
+                "SELECT data FROM history ORDER BY seq DESC LIMIT ?", (self.history_limit,)
+            ).fetchall()
+            max_hist = self._db.execute("SELECT MAX(id) FROM history").fetchone()[0] or 0
+        sessions = [decode(r[0]) for r in rows]
+        history = [decode(r[0]) for r in reversed(hist)]
+        max_id = max([s.id for s in sessions] + [max_hist])
+        next_id = max(meta.get("next_id", 1), meta.get("reserved", 1), max_id + 1)
+        self._reserved = meta.get("reserved", 1)
+        self._next_id = next_id
+        return Snapshot(sessions, history, next_id)
+
+    # ---- id reservation -----------------------------------------------------------------------
+    def allocated(self, session_id: int) -> None:
+        """The manager handed out ``session_id``; make sure a crash cannot hand it out again."""
+        self._next_id = session_id + 1
+        if session_id >= self._reserved:
+            self._reserved = session_id + ID_BLOCK
+            with self._db_lock:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('reserved', ?)", (self._reserved,))
+
+    # ---- write-behind -------------------------------------------------------------------------
+    def mark(self, session: Session) -> None:
+        self._dirty[session.id] = session
+        self._deleted.discard(session.id)
+
+    def end(self, session: Session) -> None:
+        """``session`` left the active table: delete its row, append it to the history."""
+        self._dirty.pop(session.id, None)
+        self._deleted.add(session.id)
+        self._history.append(session)
+
+    @property
+    def pending(self) -> int:
+        return len(self._dirty) + len(self._deleted) + len(self._history)
+
+    async def flush(self) -> None:
+        async with self._flush_lock:
+            if not self.pending and self._next_id is None:
+                return
+            # Encode on the loop (sessions are mutated there); the disk work goes to a thread.
+            upserts = [(sid, encode(s)) for sid, s in self._dirty.items()]
+            deletes = [(sid,) for sid in self._deleted]
+            history = [(s.id, encode(s)) for s in self._history]
+            self._dirty, self._deleted, self._history = {}, set(), []
+            next_id = self._next_id
+            await asyncio.to_thread(self._write, upserts, deletes, history, next_id)
+
+    def flush_sync(self) -> None:
+        upserts = [(sid, encode(s)) for sid, s in self._dirty.items()]
+        deletes = [(sid,) for sid in self._deleted]
+        history = [(s.id, encode(s)) for s in self._history]
+        self._dirty, self._deleted, self._history = {}, set(), []
+        self._write(upserts, deletes, history, self._next_id)
+
+    def _write(
+        self,
+        upserts: list[tuple[int, str]],
+        deletes: list[tuple[int]],
+        history: list[tuple[int, str]],
+        next_id: int | None,
+    ) -> None:
+        with self._db_lock:
+            db = self._db
+            db.execute("BEGIN")
+            try:
+                if upserts:
+                    db.executemany("INSERT OR REPLACE INTO sessions (id, data) VALUES (?, ?)", upserts)
+                if deletes:
+                    db.executemany("DELETE FROM sessions WHERE id = ?", deletes)
+                if history:
+                    db.executemany("INSERT INTO history (id, data) VALUES (?, ?)", history)
+                    db.execute(
+                        "DELETE FROM history WHERE seq <= (SELECT MAX(seq) FROM history) - ?",
+                        (self.history_limit,),
+                    )
+                if next_id is not None:
+                    db.execute("INSERT OR REPLACE INTO meta VALUES ('next_id', ?)", (next_id,))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        self.flushes += 1
+        self.rows_written += len(upserts) + len(deletes) + len(history)
+
+    async def run(self) -> None:
+        """Flush loop; run it as a named task.  Errors are logged and retried next round."""
+        while True:
+            await asyncio.sleep(self.interval)
+            if self.pending:
+                try:
+                    await self.flush()
+                except sqlite3.Error:
+                    log.exception("session store flush failed")
+
+    def close(self) -> None:
+        """Final synchronous flush (clean shutdown: ids continue contiguously)."""
+        if self._next_id is not None:
+            self._reserved = self._next_id
+        self.flush_sync()
+        with self._db_lock:
+            if self._next_id is not None:
+                self._db.execute("INSERT OR REPLACE INTO meta VALUES ('reserved', ?)", (self._reserved,))
+            self._db.close()
+
+    # ---- offline seeding (tests, benchmarks, migrations) ----------------------------------------
+    def seed(self, sessions: Iterable[Session], history: Iterable[Session] = ()) -> int:
+        """Write sessions straight to the file (abngd must not be running).  Returns next id."""
+        rows = [(s.id, encode(s)) for s in sessions]
+        hist = [(s.id, encode(s)) for s in history]
+        ids = [r[0] for r in rows] + [h[0] for h in hist]
+        with self._db_lock:
+            cur = self._db.execute("SELECT value FROM meta WHERE key='next_id'").fetchone()
+        next_id = max([cur[0] if cur else 1, *(i + 1 for i in ids)])
+        self._write(rows, [], hist, next_id)
+        return next_id
