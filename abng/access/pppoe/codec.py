@@ -1,0 +1,129 @@
+"""PPPoE wire format (RFC 2516 §4, RFC 4638): the 6-byte header and discovery tags.
+
+``payload`` here is what follows the Ethernet/VLAN header (EtherType 0x8863 or 0x8864).  Octets
+after the PPPoE Length are Ethernet padding and ignored; a Length that runs past the frame, a
+tag that runs past the Length, or a wrong version/type is a :class:`DecodeError`.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+VER_TYPE = 0x11
+HEADER_LEN = 6
+MAX_TAGS = 64
+
+
+class DecodeError(ValueError):
+    """Garbage from the peer; ``reason`` is a short counter key."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+class Code(enum.IntEnum):
+    SESSION = 0x00
+    PADO = 0x07
+    PADI = 0x09
+    PADR = 0x19
+    PADS = 0x65
+    PADT = 0xA7
+
+
+class Tag(enum.IntEnum):
+    """Registry of tag types (RFC 2516 Appendix A, RFC 4638 §4)."""
+
+    END_OF_LIST = 0x0000
+    SERVICE_NAME = 0x0101
+    AC_NAME = 0x0102
+    HOST_UNIQ = 0x0103
+    AC_COOKIE = 0x0104
+    VENDOR_SPECIFIC = 0x0105
+    RELAY_SESSION_ID = 0x0110
+    PPP_MAX_PAYLOAD = 0x0120
+    SERVICE_NAME_ERROR = 0x0201
+    AC_SYSTEM_ERROR = 0x0202
+    GENERIC_ERROR = 0x0203
+
+
+TAG_NAMES = {t.value: t.name for t in Tag}
+
+
+@dataclass(frozen=True, slots=True)
+class PPPoEPacket:
+    code: int
+    session_id: int
+    tags: tuple[tuple[int, bytes], ...] = ()
+    payload: bytes = b""  # session stage: the PPP payload (tags are empty)
+
+    def tag(self, tag_type: int) -> bytes | None:
+        """Value of the first tag of this type (RFC 2516: later duplicates are ignored)."""
+        for t, v in self.tags:
+            if t == tag_type:
+                return v
+        return None
+
+    def has(self, tag_type: int) -> bool:
+        return any(t == tag_type for t, _ in self.tags)
+
+    def encode(self) -> bytes:
+        body = encode_tags(self.tags) if self.code != Code.SESSION else self.payload
+        return struct.pack("!BBHH", VER_TYPE, self.code, self.session_id, len(body)) + body
+
+
+def encode_tags(tags: Iterable[tuple[int, bytes]]) -> bytes:
+    return b"".join(struct.pack("!HH", t, len(v)) + v for t, v in tags)
+
+
+def decode_tags(body: bytes) -> tuple[tuple[int, bytes], ...]:
+    tags: list[tuple[int, bytes]] = []
+    pos = 0
+    while pos < len(body):
+        if len(body) - pos < 4:
+            raise DecodeError("truncated_tag", f"at offset {pos}")
+        ttype, tlen = struct.unpack_from("!HH", body, pos)
+        if pos + 4 + tlen > len(body):
+            raise DecodeError("bad_tag_length", f"tag 0x{ttype:04x} length {tlen} at offset {pos}")
+        if ttype == Tag.END_OF_LIST:
+            break  # RFC 2516 Appendix A: End-Of-List ends the list
+        tags.append((ttype, bytes(body[pos + 4 : pos + 4 + tlen])))
+        pos += 4 + tlen
+        if len(tags) > MAX_TAGS:
+            raise DecodeError("too_many_tags", f"more than {MAX_TAGS}")
+    return tuple(tags)
+
+
+def decode(payload: bytes) -> PPPoEPacket:
+    """Decode a discovery or session packet."""
+    if len(payload) < HEADER_LEN:
+        raise DecodeError("short_header", f"{len(payload)} bytes")
+    ver_type, code, sid, length = struct.unpack_from("!BBHH", payload)
+    if ver_type != VER_TYPE:
+        raise DecodeError("bad_version", f"0x{ver_type:02x}")
+    if HEADER_LEN + length > len(payload):
+        raise DecodeError("bad_length", f"length {length}, have {len(payload) - HEADER_LEN}")
+    body = bytes(payload[HEADER_LEN : HEADER_LEN + length])
+    if code == Code.SESSION:
+        return PPPoEPacket(code, sid, (), body)
+    return PPPoEPacket(code, sid, decode_tags(body))
+
+
+def session_frame(session_id: int, ppp_payload: bytes) -> bytes:
+    """PPPoE session-stage payload (EtherType 0x8864) carrying one PPP payload."""
+    return PPPoEPacket(Code.SESSION, session_id, (), ppp_payload).encode()
+
+
+def decode_session(payload: bytes) -> tuple[int, bytes]:
+    """(session_id, ppp_payload) of a session-stage packet."""
+    pkt = decode(payload)
+    if pkt.code != Code.SESSION:
+        raise DecodeError("not_session_code", f"0x{pkt.code:02x}")
+    return pkt.session_id, pkt.payload
+
+
+def u16(value: bytes) -> int | None:
+    return int(struct.unpack("!H", value)[0]) if len(value) == 2 else None

@@ -1,0 +1,261 @@
+"""PPPoE discovery server (RFC 2516 §5), sans-I/O.
+
+PADI -> PADO with an HMAC AC-Cookie and nothing stored (STYLE §6).  PADR -> state only when the
+cookie checks out for that MAC and VLAN stack; a PADR replaying the cookie of a session that
+already exists (our PADS was lost) gets the same PADS again instead of a second session.
+PADT in both directions.  Errors: Service-Name-Error for a service we do not offer,
+AC-System-Error when a session limit is reached, Generic-Error in our PADT.  Rate limits (per MAC
+and global) are applied before any of this.
+
+Input is the PPPoE payload (after the Ethernet/VLAN header) plus its metadata; output is a
+:class:`DiscoveryResult` whose ``reply`` the caller frames (our MAC -> peer MAC, same VLANs).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+from abng.access.pppoe.codec import Code, DecodeError, PPPoEPacket, Tag, decode, u16
+from abng.access.pppoe.cookie import MIN_SECRET_LEN, check_cookie, make_cookie
+from abng.access.pppoe.ratelimit import RateLimiter
+
+MIN_SESSION_ID = 1
+MAX_SESSION_ID = 0xFFFE  # 0 and 0xFFFF are reserved (RFC 2516 §4)
+STANDARD_PAYLOAD = 1492
+CODE_NAMES = {c.value: c.name for c in Code}
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryConfig:
+    ac_name: str
+    cookie_secret: bytes = field(repr=False)
+    service_names: tuple[str, ...] = ()  # empty: any Service-Name is served
+    max_sessions: int = MAX_SESSION_ID
+    max_sessions_per_mac: int = 4
+    max_payload: int = 1500  # RFC 4638 ceiling; 1492 turns PPP-Max-Payload off
+    cookie_lifetime: float = 60.0
+    padi_rate_per_mac: float = 2.0  # PADI+PADR per second per MAC (<= 0: unlimited)
+    padi_burst_per_mac: float = 6.0
+    padi_rate_global: float = 500.0
+    padi_burst_global: float = 1000.0
+    rate_table_size: int = 16384
+
+    def __post_init__(self) -> None:
+        if not 1 <= len(self.ac_name.encode()) <= 64:
+            raise ValueError("ac_name must be 1-64 bytes")
+        if len(self.cookie_secret) < MIN_SECRET_LEN:
+            raise ValueError(f"cookie_secret must be at least {MIN_SECRET_LEN} bytes")
+        if not 1 <= self.max_sessions <= MAX_SESSION_ID:
+            raise ValueError(f"max_sessions must be within 1..{MAX_SESSION_ID}")
+
+
+@dataclass(frozen=True, slots=True)
+class NewSession:
+    session_id: int
+    peer_mac: bytes
+    vlans: tuple[int, ...]
+    service_name: str
+    host_uniq: bytes | None = None
+    relay_session_id: bytes | None = None
+    max_payload: int | None = None  # RFC 4638 value agreed in PADS, None when not negotiated
+    cookie: bytes = field(default=b"", repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryResult:
+    reply: bytes | None = None
+    new_session: NewSession | None = None
+    terminated: int | None = None
+    drop_reason: str | None = None
+
+
+class DiscoveryServer:
+    def __init__(self, config: DiscoveryConfig) -> None:
+        self.config = config
+        self.sessions: dict[int, NewSession] = {}
+        self._by_cookie: dict[bytes, int] = {}
+        self._per_mac: dict[bytes, int] = {}
+        self._next_id = MIN_SESSION_ID
+        self.counters: dict[str, int] = {}
+        self._limiter = RateLimiter(
+            config.padi_rate_per_mac,
+            config.padi_burst_per_mac,
+            config.padi_rate_global,
+            config.padi_burst_global,
+            config.rate_table_size,
+        )
+
+    def _count(self, key: str) -> None:
+        self.counters[key] = self.counters.get(key, 0) + 1
+
+    def _drop(self, reason: str) -> DiscoveryResult:
+        self._count(f"drop_{reason}")
+        return DiscoveryResult(drop_reason=reason)
+
+    def handle(self, payload: bytes, peer_mac: bytes, vlans: tuple[int, ...], now: float) -> DiscoveryResult:
+        if len(peer_mac) != 6 or peer_mac[0] & 1 or peer_mac == bytes(6):
+            return self._drop("bad_source_mac")
+        try:
+            pkt = decode(payload)
+        except DecodeError as exc:
+            return self._drop(exc.reason)
+        self._count(f"rx_{CODE_NAMES.get(pkt.code, 'unknown')}")
+        if pkt.code == Code.PADT:
+            return self._padt(pkt, peer_mac, vlans)
+        if pkt.code not in (Code.PADI, Code.PADR):
+            return self._drop("unexpected_code")
+        if pkt.session_id != 0:
+            return self._drop("nonzero_session_id")  # RFC 2516 §5.1/§5.3
+        limited = self._limiter.allow(peer_mac, now)
+        if limited is not None:
+            return self._drop(limited)
+        if pkt.code == Code.PADI:
+            return self._padi(pkt, peer_mac, vlans, now)
+        return self._padr(pkt, peer_mac, vlans, now)
+
+    def _service(self, pkt: PPPoEPacket) -> str | None:
+        """The requested Service-Name if we offer it, else None."""
+        raw = pkt.tag(Tag.SERVICE_NAME)
+        name = (raw or b"").decode("utf-8", errors="replace")
+        if not self.config.service_names or name == "" or name in self.config.service_names:
+            return name
+        return None
+
+    def _max_payload(self, pkt: PPPoEPacket) -> int | None:
+        raw = pkt.tag(Tag.PPP_MAX_PAYLOAD)
+        value = u16(raw) if raw is not None else None
+        if value is None or value <= STANDARD_PAYLOAD or self.config.max_payload <= STANDARD_PAYLOAD:
+            return None  # RFC 4638 §4: only for values above 1492
+        return min(value, self.config.max_payload)
+
+    def _echo_tags(self, pkt: PPPoEPacket, service: str, max_payload: int | None) -> list[tuple[int, bytes]]:
+        tags: list[tuple[int, bytes]] = [(Tag.SERVICE_NAME, service.encode())]
+        for t in (Tag.HOST_UNIQ, Tag.RELAY_SESSION_ID):
+            value = pkt.tag(t)
+            if value is not None:
+                tags.append((t, value))
+        if max_payload is not None:
+            tags.append((Tag.PPP_MAX_PAYLOAD, struct.pack("!H", max_payload)))
+        return tags
+
+    def _padi(self, pkt: PPPoEPacket, peer_mac: bytes, vlans: tuple[int, ...], now: float) -> DiscoveryResult:
+        if not pkt.has(Tag.SERVICE_NAME):
+            return self._drop("no_service_name")  # RFC 2516 §5.1: exactly one Service-Name
+        service = self._service(pkt)
+        if service is None:
+            return self._drop("service_not_offered")  # §5.2: an AC that cannot serve stays silent
+        cfg = self.config
+        cookie = make_cookie(cfg.cookie_secret, peer_mac, vlans, now, cfg.cookie_lifetime)
+        tags = [(Tag.AC_NAME, cfg.ac_name.encode()), *self._echo_tags(pkt, service, self._max_payload(pkt))]
+        tags.append((Tag.AC_COOKIE, cookie))
+        self._count("tx_PADO")
+        return DiscoveryResult(reply=PPPoEPacket(Code.PADO, 0, tuple(tags)).encode())
+
+    def _pads_error(self, pkt: PPPoEPacket, tag: int, text: str) -> DiscoveryResult:
+        tags = [(tag, text.encode())]
+        for t in (Tag.SERVICE_NAME, Tag.HOST_UNIQ, Tag.RELAY_SESSION_ID):
+            value = pkt.tag(t)
+            if value is not None:
+                tags.append((t, value))
+        self._count(f"tx_PADS_{Tag(tag).name}")
+        return DiscoveryResult(reply=PPPoEPacket(Code.PADS, 0, tuple(tags)).encode())
+
+    def _padr(self, pkt: PPPoEPacket, peer_mac: bytes, vlans: tuple[int, ...], now: float) -> DiscoveryResult:
+        cfg = self.config
+        cookie = pkt.tag(Tag.AC_COOKIE)
+        if cookie is None:
+            return self._drop("no_cookie")
+        bad = check_cookie(cfg.cookie_secret, cookie, peer_mac, vlans, now, cfg.cookie_lifetime)
+        if bad is not None:
+            return self._drop(bad)
+        existing = self._by_cookie.get(cookie)
+        if existing is not None:
+            # Our PADS got lost and the client repeats its PADR: same answer, no new session.
+            self._count("padr_replay")
+            return DiscoveryResult(reply=self._pads(self.sessions[existing]))
+        if not pkt.has(Tag.SERVICE_NAME):
+            return self._drop("no_service_name")
+        service = self._service(pkt)
+        if service is None:
+            return self._pads_error(pkt, Tag.SERVICE_NAME_ERROR, "service not offered")
+        if len(self.sessions) >= cfg.max_sessions:
+            return self._pads_error(pkt, Tag.AC_SYSTEM_ERROR, "session limit reached")
+        if self._per_mac.get(peer_mac, 0) >= cfg.max_sessions_per_mac:
+            return self._pads_error(pkt, Tag.AC_SYSTEM_ERROR, "too many sessions for this MAC")
+        session = NewSession(
+            self._allocate(),
+            peer_mac,
+            vlans,
+            service,
+            pkt.tag(Tag.HOST_UNIQ),
+            pkt.tag(Tag.RELAY_SESSION_ID),
+            self._max_payload(pkt),
+            cookie,
+        )
+        self.restore(session)
+        return DiscoveryResult(reply=self._pads(session), new_session=session)
+
+    def _pads(self, s: NewSession) -> bytes:
+        tags: list[tuple[int, bytes]] = [(Tag.SERVICE_NAME, s.service_name.encode())]
+        if s.host_uniq is not None:
+            tags.append((Tag.HOST_UNIQ, s.host_uniq))
+        if s.relay_session_id is not None:
+            tags.append((Tag.RELAY_SESSION_ID, s.relay_session_id))
+        if s.max_payload is not None:
+            tags.append((Tag.PPP_MAX_PAYLOAD, struct.pack("!H", s.max_payload)))
+        self._count("tx_PADS")
+        return PPPoEPacket(Code.PADS, s.session_id, tuple(tags)).encode()
+
+    def _allocate(self) -> int:
+        span = MAX_SESSION_ID - MIN_SESSION_ID + 1
+        for _ in range(span):
+            sid = self._next_id
+            self._next_id = MIN_SESSION_ID + (sid - MIN_SESSION_ID + 1) % span
+            if sid not in self.sessions:
+                return sid
+        raise RuntimeError("no free PPPoE session id (max_sessions check should prevent this)")
+
+    def restore(self, session: NewSession) -> None:
+        """Register a session (new, or re-created from persisted state after a restart)."""
+        if session.session_id in self.sessions:
+            raise ValueError(f"PPPoE session id {session.session_id} already in use")
+        if not MIN_SESSION_ID <= session.session_id <= MAX_SESSION_ID:
+            raise ValueError(f"invalid PPPoE session id {session.session_id}")
+        self.sessions[session.session_id] = session
+        if session.cookie:
+            self._by_cookie[session.cookie] = session.session_id
+        self._per_mac[session.peer_mac] = self._per_mac.get(session.peer_mac, 0) + 1
+
+    def _padt(self, pkt: PPPoEPacket, peer_mac: bytes, vlans: tuple[int, ...]) -> DiscoveryResult:
+        s = self.sessions.get(pkt.session_id)
+        if s is None or s.peer_mac != peer_mac or s.vlans != vlans:
+            return self._drop("padt_unknown_session")
+        self.release(pkt.session_id, peer_mac)
+        return DiscoveryResult(terminated=pkt.session_id)
+
+    def padt(self, session_id: int, peer_mac: bytes, reason: str = "") -> bytes:
+        """Our PADT for a session (releases it).  ``reason`` goes into a Generic-Error tag."""
+        self.release(session_id, peer_mac)
+        tags = ((Tag.GENERIC_ERROR, reason.encode()[:200]),) if reason else ()
+        self._count("tx_PADT")
+        return PPPoEPacket(Code.PADT, session_id, tags).encode()
+
+    def release(self, session_id: int, peer_mac: bytes) -> bool:
+        """Forget a session; False if it was not ours (already released)."""
+        s = self.sessions.get(session_id)
+        if s is None or s.peer_mac != peer_mac:
+            return False
+        del self.sessions[session_id]
+        if s.cookie:
+            self._by_cookie.pop(s.cookie, None)
+        left = self._per_mac.get(peer_mac, 1) - 1
+        if left > 0:
+            self._per_mac[peer_mac] = left
+        else:
+            self._per_mac.pop(peer_mac, None)
+        return True
+
+    def lookup(self, session_id: int, peer_mac: bytes) -> NewSession | None:
+        s = self.sessions.get(session_id)
+        return s if s is not None and s.peer_mac == peer_mac else None

@@ -1,0 +1,59 @@
+"""Token buckets for discovery rate limits (STYLE §6: applied before anything is allocated).
+
+The per-MAC table is bounded (least recently used entries are evicted) so that a flood of
+random source MACs cannot grow memory; the global bucket caps the total in that case.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class TokenBucket:
+    rate: float  # tokens per second
+    burst: float
+    tokens: float
+    last: float
+
+    def take(self, now: float) -> bool:
+        if now > self.last:
+            self.tokens = min(self.burst, self.tokens + (now - self.last) * self.rate)
+            self.last = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+class RateLimiter:
+    """A global bucket plus one bucket per key (MAC).  ``rate <= 0`` disables that limit."""
+
+    def __init__(
+        self, per_key_rate: float, per_key_burst: float, global_rate: float, global_burst: float, size: int
+    ) -> None:
+        self.per_key_rate = per_key_rate
+        self.per_key_burst = per_key_burst
+        self.size = size
+        self.keys: OrderedDict[bytes, TokenBucket] = OrderedDict()
+        self.global_bucket = (
+            TokenBucket(global_rate, global_burst, global_burst, 0.0) if global_rate > 0 else None
+        )
+
+    def allow(self, key: bytes, now: float) -> str | None:
+        """None if allowed, else the drop reason."""
+        if self.per_key_rate > 0:
+            bucket = self.keys.get(key)
+            if bucket is None:
+                bucket = TokenBucket(self.per_key_rate, self.per_key_burst, self.per_key_burst, now)
+                self.keys[key] = bucket
+                if len(self.keys) > self.size:
+                    self.keys.popitem(last=False)
+            else:
+                self.keys.move_to_end(key)
+            if not bucket.take(now):
+                return "rate_limited_mac"
+        if self.global_bucket is not None and not self.global_bucket.take(now):
+            return "rate_limited_global"
+        return None

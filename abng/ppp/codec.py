@@ -1,0 +1,323 @@
+"""PPP wire format: protocol field, control packets (LCP/IPCP), options, PAP and CHAP.
+
+Everything here is pure: bytes in, frozen dataclasses out, and back.  A length that disagrees
+with the buffer raises :class:`DecodeError` (never IndexError or struct.error).  Over PPPoE the
+protocol field is always two bytes (RFC 2516 §7: no PFC/ACFC), so ``ppp_payload`` below means
+"2-byte protocol + information field".
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+
+class DecodeError(ValueError):
+    """Garbage from the peer.  ``reason`` is a short counter key (STYLE §4)."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+# --- protocol numbers (RFC 1661 §2, IANA "PPP DLL protocol numbers") ---------------------------
+
+PROTO_IPV4 = 0x0021
+PROTO_IPV6 = 0x0057
+PROTO_IPCP = 0x8021
+PROTO_IPV6CP = 0x8057
+PROTO_LCP = 0xC021
+PROTO_PAP = 0xC023
+PROTO_CHAP = 0xC223
+
+PROTOCOL_NAMES: dict[int, str] = {
+    PROTO_IPV4: "IPv4",
+    PROTO_IPV6: "IPv6",
+    PROTO_IPCP: "IPCP",
+    PROTO_IPV6CP: "IPv6CP",
+    PROTO_LCP: "LCP",
+    PROTO_PAP: "PAP",
+    PROTO_CHAP: "CHAP",
+}
+
+
+class Code(enum.IntEnum):
+    """Control packet codes (RFC 1661 §5).  1-7 are shared by every NCP; 8-11 are LCP only."""
+
+    CONF_REQ = 1
+    CONF_ACK = 2
+    CONF_NAK = 3
+    CONF_REJ = 4
+    TERM_REQ = 5
+    TERM_ACK = 6
+    CODE_REJ = 7
+    PROTO_REJ = 8
+    ECHO_REQ = 9
+    ECHO_REPLY = 10
+    DISCARD_REQ = 11
+
+
+NCP_CODES = frozenset(range(1, 8))
+LCP_CODES = frozenset(range(1, 12))
+
+
+def split_protocol(ppp_payload: bytes) -> tuple[int, bytes]:
+    """Split a PPP payload into (protocol, information)."""
+    if len(ppp_payload) < 2:
+        raise DecodeError("short_ppp", f"{len(ppp_payload)} bytes")
+    (proto,) = struct.unpack_from("!H", ppp_payload)
+    # RFC 1661 §2: protocol values are odd, and the high octet is even.
+    if not proto & 0x0001 or proto & 0x0100:
+        raise DecodeError("bad_protocol_field", f"0x{proto:04x}")
+    return proto, bytes(ppp_payload[2:])
+
+
+def encode_ppp(protocol: int, information: bytes) -> bytes:
+    return struct.pack("!H", protocol) + information
+
+
+# --- control packets (RFC 1661 §5) -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ControlPacket:
+    code: int
+    identifier: int
+    data: bytes = b""
+
+    def encode(self) -> bytes:
+        return struct.pack("!BBH", self.code, self.identifier, 4 + len(self.data)) + self.data
+
+
+def decode_control(information: bytes) -> ControlPacket:
+    """Decode an LCP/NCP packet.  Octets past Length are padding (RFC 1661 §5) and ignored."""
+    if len(information) < 4:
+        raise DecodeError("short_packet", f"{len(information)} bytes")
+    code, ident, length = struct.unpack_from("!BBH", information)
+    if length < 4 or length > len(information):
+        raise DecodeError("bad_length", f"length {length}, have {len(information)}")
+    return ControlPacket(code, ident, bytes(information[4:length]))
+
+
+def control_frame(protocol: int, code: int, identifier: int, data: bytes = b"") -> bytes:
+    """A complete PPP payload carrying one control packet."""
+    return encode_ppp(protocol, ControlPacket(code, identifier, data).encode())
+
+
+# --- configuration options (RFC 1661 §6) -----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    type: int
+    data: bytes = b""
+
+    def encode(self) -> bytes:
+        return struct.pack("!BB", self.type, 2 + len(self.data)) + self.data
+
+
+MAX_OPTIONS = 64
+"""More options than this in one packet is treated as garbage (an option bomb)."""
+
+
+def decode_options(data: bytes) -> tuple[Option, ...]:
+    options: list[Option] = []
+    pos = 0
+    while pos < len(data):
+        if len(data) - pos < 2:
+            raise DecodeError("truncated_option", f"at offset {pos}")
+        otype, olen = data[pos], data[pos + 1]
+        if olen < 2 or pos + olen > len(data):
+            raise DecodeError("bad_option_length", f"type {otype} length {olen} at offset {pos}")
+        options.append(Option(otype, bytes(data[pos + 2 : pos + olen])))
+        pos += olen
+        if len(options) > MAX_OPTIONS:
+            raise DecodeError("too_many_options", f"more than {MAX_OPTIONS}")
+    return tuple(options)
+
+
+def encode_options(options: Iterable[Option]) -> bytes:
+    return b"".join(o.encode() for o in options)
+
+
+@dataclass(frozen=True, slots=True)
+class OptionSpec:
+    """Registry entry: name and the exact data length (None: variable, at least ``min_len``)."""
+
+    name: str
+    length: int | None
+    min_len: int = 0
+
+    def valid(self, option: Option) -> bool:
+        if self.length is not None:
+            return len(option.data) == self.length
+        return len(option.data) >= self.min_len
+
+
+# LCP options (RFC 1661 §6, RFC 1570).  Which of them we accept is the policy's business.
+LCP_MRU = 1
+LCP_ACCM = 2
+LCP_AUTH = 3
+LCP_QUALITY = 4
+LCP_MAGIC = 5
+LCP_PFC = 7
+LCP_ACFC = 8
+
+LCP_OPTIONS: dict[int, OptionSpec] = {
+    LCP_MRU: OptionSpec("MRU", 2),
+    LCP_ACCM: OptionSpec("ACCM", 4),
+    LCP_AUTH: OptionSpec("Authentication-Protocol", None, 2),
+    LCP_QUALITY: OptionSpec("Quality-Protocol", None, 2),
+    LCP_MAGIC: OptionSpec("Magic-Number", 4),
+    LCP_PFC: OptionSpec("Protocol-Field-Compression", 0),
+    LCP_ACFC: OptionSpec("Address-and-Control-Field-Compression", 0),
+}
+
+# IPCP options (RFC 1332, RFC 1877)
+IPCP_ADDRESSES = 1
+IPCP_COMPRESSION = 2
+IPCP_ADDRESS = 3
+IPCP_DNS1 = 129
+IPCP_NBNS1 = 130
+IPCP_DNS2 = 131
+IPCP_NBNS2 = 132
+
+IPCP_OPTIONS: dict[int, OptionSpec] = {
+    IPCP_ADDRESSES: OptionSpec("IP-Addresses", 8),
+    IPCP_COMPRESSION: OptionSpec("IP-Compression-Protocol", None, 2),
+    IPCP_ADDRESS: OptionSpec("IP-Address", 4),
+    IPCP_DNS1: OptionSpec("Primary-DNS", 4),
+    IPCP_NBNS1: OptionSpec("Primary-NBNS", 4),
+    IPCP_DNS2: OptionSpec("Secondary-DNS", 4),
+    IPCP_NBNS2: OptionSpec("Secondary-NBNS", 4),
+}
+
+CHAP_MD5 = 5
+"""CHAP algorithm octet for MD5 (RFC 1994 §3)."""
+
+
+def auth_option(protocol: int) -> Option:
+    """LCP Authentication-Protocol option for PAP (0xc023) or CHAP-MD5 (0xc223, algorithm 5)."""
+    if protocol == PROTO_PAP:
+        return Option(LCP_AUTH, struct.pack("!H", PROTO_PAP))
+    if protocol == PROTO_CHAP:
+        return Option(LCP_AUTH, struct.pack("!HB", PROTO_CHAP, CHAP_MD5))
+    raise ValueError(f"unsupported auth protocol 0x{protocol:04x}")
+
+
+def parse_auth_option(option: Option) -> int | None:
+    """The auth protocol an Authentication-Protocol option names if we support it, else None."""
+    if option.data == struct.pack("!H", PROTO_PAP):
+        return PROTO_PAP
+    if option.data == struct.pack("!HB", PROTO_CHAP, CHAP_MD5):
+        return PROTO_CHAP
+    return None
+
+
+def u16(option: Option) -> int:
+    return int(struct.unpack("!H", option.data)[0])
+
+
+def u32(option: Option) -> int:
+    return int(struct.unpack("!I", option.data)[0])
+
+
+# --- PAP (RFC 1334 §2.2) ---------------------------------------------------------------------
+
+PAP_REQUEST = 1
+PAP_ACK = 2
+PAP_NAK = 3
+
+
+@dataclass(frozen=True, slots=True)
+class PapRequest:
+    identifier: int
+    peer_id: bytes
+    password: bytes = field(repr=False)
+
+    def encode(self) -> bytes:
+        data = bytes([len(self.peer_id)]) + self.peer_id + bytes([len(self.password)]) + self.password
+        return ControlPacket(PAP_REQUEST, self.identifier, data).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class PapReply:
+    code: int  # PAP_ACK or PAP_NAK
+    identifier: int
+    message: bytes = b""
+
+    def encode(self) -> bytes:
+        return ControlPacket(self.code, self.identifier, bytes([len(self.message)]) + self.message).encode()
+
+
+def decode_pap(information: bytes) -> PapRequest | PapReply:
+    pkt = decode_control(information)
+    d = pkt.data
+    if pkt.code == PAP_REQUEST:
+        if not d:
+            raise DecodeError("bad_pap_request", "empty")
+        plen = d[0]
+        if 1 + plen >= len(d):
+            raise DecodeError("bad_pap_request", "no password length")
+        wlen = d[1 + plen]
+        if 2 + plen + wlen > len(d):
+            raise DecodeError("bad_pap_request", "password length")
+        return PapRequest(pkt.identifier, d[1 : 1 + plen], d[2 + plen : 2 + plen + wlen])
+    if pkt.code in (PAP_ACK, PAP_NAK):
+        if not d:
+            return PapReply(pkt.code, pkt.identifier)
+        if 1 + d[0] > len(d):
+            raise DecodeError("bad_pap_reply", "message length")
+        return PapReply(pkt.code, pkt.identifier, d[1 : 1 + d[0]])
+    raise DecodeError("unknown_pap_code", str(pkt.code))
+
+
+# --- CHAP (RFC 1994 §4) ----------------------------------------------------------------------
+
+CHAP_CHALLENGE = 1
+CHAP_RESPONSE = 2
+CHAP_SUCCESS = 3
+CHAP_FAILURE = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ChapValue:
+    """Challenge or Response: a value and the sender's name."""
+
+    code: int
+    identifier: int
+    value: bytes
+    name: bytes
+
+    def encode(self) -> bytes:
+        data = bytes([len(self.value)]) + self.value + self.name
+        return ControlPacket(self.code, self.identifier, data).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class ChapResult:
+    code: int  # CHAP_SUCCESS or CHAP_FAILURE
+    identifier: int
+    message: bytes = b""
+
+    def encode(self) -> bytes:
+        return ControlPacket(self.code, self.identifier, self.message).encode()
+
+
+def decode_chap(information: bytes) -> ChapValue | ChapResult:
+    pkt = decode_control(information)
+    d = pkt.data
+    if pkt.code in (CHAP_CHALLENGE, CHAP_RESPONSE):
+        if not d or d[0] == 0 or 1 + d[0] > len(d):
+            raise DecodeError("bad_chap_value", "value length")
+        return ChapValue(pkt.code, pkt.identifier, d[1 : 1 + d[0]], d[1 + d[0] :])
+    if pkt.code in (CHAP_SUCCESS, CHAP_FAILURE):
+        return ChapResult(pkt.code, pkt.identifier, d)
+    raise DecodeError("unknown_chap_code", str(pkt.code))
+
+
+def options_summary(options: Sequence[Option], registry: dict[int, OptionSpec]) -> str:
+    """Human-readable option list for logs (never contains secrets: options carry none)."""
+    return ",".join(registry[o.type].name if o.type in registry else f"opt{o.type}" for o in options)

@@ -1,0 +1,268 @@
+"""LCP (RFC 1661): option policy (MRU, magic number, authentication protocol) and the LCP-only
+codes on top of the shared automaton: Protocol-Reject, Echo-Request/Reply, Discard-Request,
+keepalive (RFC 1661 §5.8) and loop detection (§6.4).
+
+The same policy serves both roles: the server (``auth_offer`` non-empty: it asks the peer to
+authenticate) and the client (``auth_accept`` non-empty: it agrees to authenticate itself).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from abng.ppp.codec import (
+    LCP_AUTH,
+    LCP_MAGIC,
+    LCP_MRU,
+    LCP_OPTIONS,
+    PROTO_LCP,
+    Code,
+    ControlPacket,
+    Option,
+    auth_option,
+    parse_auth_option,
+    u16,
+    u32,
+)
+from abng.ppp.fsm import Event, FsmConfig, Negotiator, State
+
+RandomBytes = Callable[[int], bytes]
+
+MIN_MRU = 64
+
+
+def random_magic(rng: RandomBytes) -> int:
+    while True:
+        value = int.from_bytes(rng(4), "big")
+        if value != 0:
+            return value
+
+
+class LcpPolicy:
+    """What we ask for and what we accept in LCP Configure-Requests."""
+
+    def __init__(
+        self,
+        rng: RandomBytes,
+        mru: int,
+        max_peer_mru: int,
+        auth_offer: Sequence[int] = (),
+        auth_accept: Sequence[int] = (),
+        max_failure: int = 5,
+    ) -> None:
+        self.rng = rng
+        self.mru = mru
+        self.max_peer_mru = max_peer_mru
+        self.auth_offer = list(auth_offer)
+        self.auth_accept = list(auth_accept)
+        self.max_failure = max_failure
+        self.magic = random_magic(rng)
+        self.send_mru = True
+        self.send_magic = True
+        self.auth: int | None = self.auth_offer[0] if self.auth_offer else None
+        self._auth_tried = {self.auth} if self.auth is not None else set()
+        self.peer_magic = 0
+        self.peer_mru = 1500
+        self.peer_auth: int | None = None  # client: the protocol we agreed to
+        self.collisions = 0
+        self._failure: str | None = None
+
+    def request_options(self) -> list[Option]:
+        opts: list[Option] = []
+        if self.send_mru:
+            opts.append(Option(LCP_MRU, struct.pack("!H", self.mru)))
+        if self.auth is not None:
+            opts.append(auth_option(self.auth))
+        if self.send_magic:
+            opts.append(Option(LCP_MAGIC, struct.pack("!I", self.magic)))
+        return opts
+
+    def check_request(self, options: Sequence[Option]) -> tuple[Code, list[Option]]:
+        rej = [o for o in options if not self._acceptable(o)]
+        if rej:
+            return Code.CONF_REJ, rej
+        nak: list[Option] = []
+        mru, magic, auth = 1500, 0, None
+        for o in options:
+            if o.type == LCP_MRU:
+                mru = u16(o)
+                if mru > self.max_peer_mru or mru < MIN_MRU:
+                    nak.append(Option(LCP_MRU, struct.pack("!H", self.max_peer_mru)))
+            elif o.type == LCP_MAGIC:
+                magic = u32(o)
+                if magic == 0:
+                    nak.append(Option(LCP_MAGIC, struct.pack("!I", random_magic(self.rng))))
+                elif magic == self.magic and self.send_magic:
+                    # RFC 1661 §6.4: same magic as ours - possibly a looped-back link.
+                    self.collisions += 1
+                    if self.collisions > self.max_failure:
+                        self._failure = "loopback"
+                    self.magic = random_magic(self.rng)
+                    nak.append(Option(LCP_MAGIC, struct.pack("!I", random_magic(self.rng))))
+            elif o.type == LCP_AUTH:
+                auth = parse_auth_option(o)
+                if auth not in self.auth_accept:
+                    nak.append(auth_option(self.auth_accept[0]))
+        if nak:
+            return Code.CONF_NAK, nak
+        self.peer_mru, self.peer_magic, self.peer_auth = mru, magic, auth
+        return Code.CONF_ACK, list(options)
+
+    def _acceptable(self, o: Option) -> bool:
+        spec = LCP_OPTIONS.get(o.type)
+        if spec is None or not spec.valid(o):
+            return False
+        if o.type == LCP_AUTH:
+            return bool(self.auth_accept)  # a server does not authenticate itself to a subscriber
+        # ACCM, Quality-Protocol, PFC and ACFC are rejected (RFC 2516 §7 forbids PFC/ACFC/ACCM).
+        return o.type in (LCP_MRU, LCP_MAGIC)
+
+    def on_ack(self, options: Sequence[Option]) -> None:
+        return None
+
+    def on_nak(self, options: Sequence[Option]) -> None:
+        for o in options:
+            if o.type == LCP_MRU and len(o.data) == 2 and MIN_MRU <= u16(o) <= self.mru:
+                self.mru = u16(o)
+            elif o.type == LCP_MAGIC:
+                self.magic = random_magic(self.rng)
+            elif o.type == LCP_AUTH and self.auth is not None:
+                self._switch_auth(parse_auth_option(o))
+
+    def _switch_auth(self, wanted: int | None) -> None:
+        """The peer Nak'ed our auth protocol: offer the one it named if we have it, else the next."""
+        if wanted in self.auth_offer and wanted != self.auth:
+            self.auth = wanted
+        else:
+            untried = [p for p in self.auth_offer if p not in self._auth_tried]
+            if not untried:
+                self._failure = "auth_refused"
+                return
+            self.auth = untried[0]
+        self._auth_tried.add(self.auth)
+
+    def on_reject(self, options: Sequence[Option]) -> None:
+        for o in options:
+            if o.type == LCP_MRU:
+                self.send_mru = False
+            elif o.type == LCP_MAGIC:
+                self.send_magic = False
+                self.magic = 0
+            elif o.type == LCP_AUTH:
+                self._failure = "auth_refused"
+
+    def failure(self) -> str | None:
+        return self._failure
+
+
+@dataclass(frozen=True, slots=True)
+class LcpNotice:
+    """Something the owner must act on: ``lost_carrier``, ``loopback`` or ``protocol_rejected``."""
+
+    kind: str
+    protocol: int = 0
+
+
+class Lcp(Negotiator):
+    """LCP = the shared automaton + LCP-only codes + keepalive."""
+
+    extra_codes = frozenset({Code.PROTO_REJ, Code.ECHO_REQ, Code.ECHO_REPLY, Code.DISCARD_REQ})
+
+    def __init__(
+        self,
+        policy: LcpPolicy,
+        config: FsmConfig,
+        out: list[bytes],
+        counters: dict[str, int],
+        echo_interval: float = 30.0,
+        echo_failure: int = 3,
+    ) -> None:
+        super().__init__(PROTO_LCP, policy, config, out, counters)
+        self.lcp_policy = policy
+        self.echo_interval = echo_interval
+        self.echo_failure = echo_failure
+        self.echo_deadline: float | None = None
+        self.echo_outstanding = 0
+        self.echo_id = 0
+        self.notices: list[LcpNotice] = []
+        self._echo_req: ControlPacket | None = None
+
+    @property
+    def magic(self) -> int:
+        return self.lcp_policy.magic if self.lcp_policy.send_magic else 0
+
+    def _max_reject_len(self) -> int:
+        return max(self.lcp_policy.peer_mru, MIN_MRU) - 4 - 2
+
+    def _entered(self, now: float) -> None:
+        if self.state is State.OPENED:
+            if self.echo_deadline is None and self.echo_interval > 0:
+                self.echo_deadline = now + self.echo_interval
+        else:
+            self.echo_deadline = None
+            self.echo_outstanding = 0
+
+    def _receive_extra(self, pkt: ControlPacket, now: float) -> None:
+        if pkt.code == Code.PROTO_REJ:
+            if self.state is not State.OPENED or len(pkt.data) < 2:
+                self.count("rx_protocol_reject_ignored")  # RFC 1661 §5.7: only in Opened
+                return
+            (proto,) = struct.unpack_from("!H", pkt.data)
+            if proto == PROTO_LCP:
+                self.fire(Event.RXJ_MINUS, now)
+                return
+            self.notices.append(LcpNotice("protocol_rejected", proto))
+            self.fire(Event.RXJ_PLUS, now)
+            return
+        if pkt.code in (Code.ECHO_REQ, Code.ECHO_REPLY) and self.state is State.OPENED:
+            if len(pkt.data) < 4:
+                self.count("rx_short_echo")
+                return
+            magic = int.from_bytes(pkt.data[:4], "big")
+            if magic != 0 and magic == self.magic:
+                self.count("rx_echo_looped")
+                self.notices.append(LcpNotice("loopback"))
+                return
+            if pkt.code == Code.ECHO_REPLY:
+                self.echo_outstanding = 0
+            else:
+                self._echo_req = pkt
+        self.fire(Event.RXR, now)
+        self._echo_req = None
+
+    def _send_echo_reply(self) -> None:
+        if self._echo_req is None:  # RXR from a Discard-Request or an Echo-Reply: nothing to send
+            return
+        data = struct.pack("!I", self.magic) + self._echo_req.data[4:]
+        self._send(Code.ECHO_REPLY, self._echo_req.identifier, data)
+
+    def protocol_reject(self, protocol: int, information: bytes) -> None:
+        """RFC 1661 §5.7: reject a protocol we do not speak (only once LCP is Opened)."""
+        if self.state is not State.OPENED:
+            self.count("rx_protocol_before_opened")
+            return
+        data = struct.pack("!H", protocol) + information
+        self._send(Code.PROTO_REJ, self._new_id(), data[: self._max_reject_len() - 4])
+
+    def next_deadline(self) -> float | None:
+        times = [t for t in (self.deadline, self.echo_deadline) if t is not None]
+        return min(times) if times else None
+
+    def handle_timer(self, now: float) -> None:
+        super().handle_timer(now)
+        if self.echo_deadline is None or now < self.echo_deadline:
+            return
+        if self.echo_outstanding >= self.echo_failure:
+            self.echo_deadline = None
+            self.notices.append(LcpNotice("lost_carrier", self.echo_outstanding))
+            return
+        self.echo_id = (self.echo_id + 1) & 0xFF
+        self._send(Code.ECHO_REQ, self.echo_id, struct.pack("!I", self.magic))
+        self.echo_outstanding += 1
+        self.echo_deadline = now + self.echo_interval
+
+    def take_notices(self) -> list[LcpNotice]:
+        notices, self.notices = self.notices, []
+        return notices
