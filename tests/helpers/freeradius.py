@@ -200,3 +200,39 @@ def freeradius_server(
     finally:
         srv.stop()
         log.close()
+
+
+def radclient_dictdir(root: Path) -> Path:
+    """A directory for ``radclient -d``: the stock dictionary plus abng's dictionary.athena."""
+    d = root / "radclient"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "dictionary").write_text(
+        f"$INCLUDE /usr/share/freeradius/dictionary\n$INCLUDE {PACKAGE_DIR / 'dictionary.athena'}\n"
+    )
+    return d
+
+
+async def radclient(
+    dictdir: Path, port: int, command: str, attrs: str, secret: str = SECRET, timeout: float = 1.0
+) -> tuple[int, str]:
+    """Run ``radclient -x`` (one try) against 127.0.0.1:port; returns (rc, stdout)."""
+    import asyncio
+
+    proc = await asyncio.create_subprocess_exec(
+        "radclient",
+        "-x",
+        "-d",
+        str(dictdir),
+        "-r",
+        "1",
+        "-t",
+        str(timeout),
+        f"127.0.0.1:{port}",
+        command,
+        secret,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await proc.communicate(attrs.encode())
+    return (proc.returncode or 0, out.decode(errors="replace"))

@@ -1,0 +1,117 @@
+"""Local AAA without a RADIUS server (DECISIONS.md D19).
+
+Subscribers are matched by username (PPPoE, PAP or CHAP-MD5) or by MAC (DHCP).  A match gives
+a fixed IP or a named pool, and optional rates.  Unknown DHCP MACs may use a default pool.
+Passwords are compared in constant time, and an unknown user costs the same work as a known one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from abng.aaa.crypto import chap_response
+from abng.aaa.types import AuthRequest, AuthResult
+from abng.config.rates import parse_rate
+
+
+@dataclass(frozen=True, slots=True)
+class LocalSubscriber:
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    mac: str | None = None
+    ip: str | None = None
+    rate_down: int | str | None = None
+    rate_up: int | str | None = None
+    overhead_profile: str | None = None
+    pool: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocalPool:
+    network: str | None = None
+    start: str | None = None
+    end: str | None = None
+    gateway: str | None = None
+    dns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LocalAaaConfig:
+    subscribers: tuple[LocalSubscriber, ...] = ()
+    pools: Mapping[str, LocalPool] = field(default_factory=dict)
+    #: pool for DHCP MACs that are not listed (None: unknown MACs are rejected)
+    default_pool: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LocalAaaConfig:
+        subs = tuple(LocalSubscriber(**s) for s in data.get("subscribers", ()))
+        pools = {
+            name: LocalPool(**{**p, "dns": tuple(p.get("dns", ()))})
+            for name, p in data.get("pools", {}).items()
+        }
+        return cls(subs, pools, data.get("default_pool"))
+
+
+def _norm_mac(mac: str) -> str:
+    return mac.strip().lower().replace("-", ":")
+
+
+class LocalAuthenticator:
+    """:class:`abng.aaa.types.Authenticator` from the ``aaa`` configuration section."""
+
+    _DUMMY = "\x00" * 16
+
+    def __init__(self, config: LocalAaaConfig) -> None:
+        self.config = config
+        self._by_user = {s.username: s for s in config.subscribers if s.username}
+        self._by_mac = {_norm_mac(s.mac): s for s in config.subscribers if s.mac}
+        for s in config.subscribers:  # validate once, at load
+            for r in (s.rate_down, s.rate_up):
+                if r is not None:
+                    parse_rate(r)
+
+    async def authenticate(self, req: AuthRequest) -> AuthResult:
+        if req.service == "dhcp":
+            sub = self._by_mac.get(_norm_mac(req.mac))
+            if sub is None:
+                if self.config.default_pool:
+                    return AuthResult(accepted=True, pool=self.config.default_pool)
+                return AuthResult.reject("unknown MAC")
+            return self._result(sub)
+        sub = self._by_user.get(req.username)
+        secret = sub.password if sub is not None and sub.password is not None else self._DUMMY
+        ok = self._check(req, secret) and sub is not None and sub.password is not None
+        if not ok or sub is None:
+            return AuthResult.reject("authentication failed")
+        if sub.mac and _norm_mac(sub.mac) != _norm_mac(req.mac):
+            return AuthResult.reject("authentication failed")
+        return self._result(sub)
+
+    @staticmethod
+    def _check(req: AuthRequest, secret: str) -> bool:
+        if req.chap_response is not None:
+            if req.chap_id is None or req.chap_challenge is None:
+                return False
+            expected = chap_response(req.chap_id, secret.encode(), req.chap_challenge)
+            return hmac.compare_digest(expected, req.chap_response)
+        if req.password is None:
+            return False
+        a = hashlib.sha256(req.password.encode()).digest()
+        b = hashlib.sha256(secret.encode()).digest()
+        return hmac.compare_digest(a, b)
+
+    def _result(self, sub: LocalSubscriber) -> AuthResult:
+        pool = None if sub.ip else (sub.pool or self.config.default_pool)
+        return AuthResult(
+            accepted=True,
+            framed_ip=sub.ip,
+            framed_netmask="255.255.255.255" if sub.ip else None,
+            pool=pool,
+            rate_down_bps=parse_rate(sub.rate_down) if sub.rate_down is not None else None,
+            rate_up_bps=parse_rate(sub.rate_up) if sub.rate_up is not None else None,
+            overhead_profile=sub.overhead_profile,
+        )

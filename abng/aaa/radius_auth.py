@@ -1,0 +1,105 @@
+"""RADIUS authentication: AuthRequest -> Access-Request (reference §6.3/§6.4) -> AuthResult."""
+
+from __future__ import annotations
+
+import logging
+
+from abng.aaa.aio_client import RadiusClient
+from abng.aaa.dictionary import Value
+from abng.aaa.packet import Packet
+from abng.aaa.types import AuthRequest, AuthResult
+from abng.config.rates import RateError, parse_rate
+
+log = logging.getLogger(__name__)
+
+
+def build_access_attrs(req: AuthRequest, nas_identifier: str, nas_ip: str | None) -> list[tuple[str, Value]]:
+    """The Access-Request attributes (User-Password is added, hidden, by the client)."""
+    username = req.mac.lower() if req.service == "dhcp" else req.username
+    attrs: list[tuple[str, Value]] = [("User-Name", username)]
+    if req.chap_response is not None:
+        if req.chap_id is None or req.chap_challenge is None:
+            raise ValueError("CHAP needs chap_id, chap_challenge and chap_response")
+        attrs.append(("CHAP-Password", bytes([req.chap_id]) + req.chap_response))
+        attrs.append(("CHAP-Challenge", req.chap_challenge))
+    attrs += [
+        ("Calling-Station-Id", req.mac),
+        ("NAS-Port-Id", req.nas_port_id),
+        ("NAS-Port", req.nas_port),
+        ("NAS-Identifier", nas_identifier),
+        ("Service-Type", "Framed-User"),
+    ]
+    if nas_ip:
+        attrs.append(("NAS-IP-Address", nas_ip))
+    if req.service == "pppoe":
+        attrs.append(("Framed-Protocol", "PPP"))
+    if req.circuit_id:
+        attrs.append(("ADSL-Agent-Circuit-Id", req.circuit_id[:247]))
+    if req.remote_id:
+        attrs.append(("ADSL-Agent-Remote-Id", req.remote_id[:247]))
+    return attrs
+
+
+def _rate(pkt: Packet, name: str) -> int | None:
+    value = pkt.first(name)
+    if value is None:
+        return None
+    try:
+        return parse_rate(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
+    except RateError as exc:
+        log.warning("ignoring %s from RADIUS: %s", name, exc)
+        return None
+
+
+def _int(pkt: Packet, name: str) -> int | None:
+    value = pkt.first(name)
+    return value if isinstance(value, int) else None
+
+
+def _str(pkt: Packet, name: str) -> str | None:
+    value = pkt.first(name)
+    return value if isinstance(value, str) else None
+
+
+def parse_accept(pkt: Packet) -> AuthResult:
+    """Access-Accept attributes -> AuthResult (Athena-Session-Timeout overrides Session-Timeout)."""
+    session_timeout = _int(pkt, "Athena-Session-Timeout")
+    if session_timeout is None:
+        session_timeout = _int(pkt, "Session-Timeout")
+    return AuthResult(
+        accepted=True,
+        reply_message=_str(pkt, "Reply-Message"),
+        framed_ip=_str(pkt, "Framed-IP-Address"),
+        framed_netmask=_str(pkt, "Framed-IP-Netmask"),
+        pool=_str(pkt, "Framed-Pool"),
+        rate_down_bps=_rate(pkt, "Athena-Rate-Down"),
+        rate_up_bps=_rate(pkt, "Athena-Rate-Up"),
+        overhead_profile=_str(pkt, "Athena-Overhead-Profile"),
+        session_timeout=session_timeout,
+        idle_timeout=_int(pkt, "Idle-Timeout"),
+        interim_interval=_int(pkt, "Acct-Interim-Interval"),
+        cgnat_bypass=_int(pkt, "Athena-CGNAT-Bypass") == 1,
+        vrf=_str(pkt, "Athena-VRF"),
+        class_attr=tuple(pkt.raw(0, 25)),
+        attrs=pkt.named(),
+    )
+
+
+class RadiusAuthenticator:
+    """:class:`abng.aaa.types.Authenticator` backed by a :class:`RadiusClient`."""
+
+    def __init__(self, client: RadiusClient) -> None:
+        self.client = client
+
+    async def authenticate(self, req: AuthRequest) -> AuthResult:
+        cfg = self.client.config
+        attrs = build_access_attrs(req, cfg.nas_identifier, cfg.nas_ip_address)
+        password = req.password if req.chap_response is None else None
+        if req.service == "dhcp" and password is None and req.chap_response is None:
+            password = req.mac.lower()  # RFC 2865 §4.1 needs a password; MAC auth uses the MAC
+        reply = await self.client.access_request(attrs, password=password)
+        if reply.accepted:
+            return parse_accept(reply.packet)
+        return AuthResult(
+            accepted=False, reply_message=_str(reply.packet, "Reply-Message"), attrs=reply.packet.named()
+        )
