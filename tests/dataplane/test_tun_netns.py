@@ -1,0 +1,69 @@
+"""TunDevice in a throwaway namespace: open, configure via pyroute2, routes, packets both ways."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+
+import pytest
+from scapy.layers.inet import ICMP, IP
+from scapy.packet import Raw
+
+from abng.dataplane.tun import TunDevice
+from tests.helpers.netns import in_netns, netns, ns_run, requires_root
+
+pytestmark = [pytest.mark.netns, requires_root]
+
+
+@pytest.fixture
+def tun() -> Iterator[tuple[str, TunDevice]]:
+    with netns("tun") as ns:
+        with in_netns(ns):
+            dev = TunDevice("abngt0", netns=ns)
+            dev.open()
+        try:
+            dev.configure(["100.64.0.1/32"], mtu=1480)
+            yield ns, dev
+        finally:
+            dev.close()
+
+
+def test_configure_and_routes(tun: tuple[str, TunDevice]) -> None:
+    ns, dev = tun
+    (link,) = json.loads(ns_run(ns, "ip", "-j", "addr", "show", "dev", dev.name).stdout)
+    assert link["mtu"] == 1480 and "UP" in link["flags"]
+    assert [(a["local"], a["prefixlen"]) for a in link["addr_info"] if a["family"] == "inet"] == [
+        ("100.64.0.1", 32)
+    ]
+    dev.configure(["100.64.0.1/32"])  # idempotent
+    dev.add_host_route("100.64.0.10", mtu=1492)
+    dev.add_host_route("100.64.0.10", mtu=1492)
+    routes = json.loads(ns_run(ns, "ip", "-j", "-d", "route", "show", "100.64.0.10/32").stdout)
+    assert routes[0]["dev"] == dev.name and routes[0]["metrics"][0]["mtu"] == 1492
+    dev.del_host_route("100.64.0.10")
+    dev.del_host_route("100.64.0.10")  # already gone: fine
+    assert json.loads(ns_run(ns, "ip", "-j", "route", "show", "100.64.0.10/32").stdout) == []
+
+
+async def test_kernel_answers_a_ping_written_into_tun(tun: tuple[str, TunDevice]) -> None:
+    _ns, dev = tun
+    await asyncio.to_thread(dev.add_host_route, "100.64.0.10")
+    got: asyncio.Queue[bytes] = asyncio.Queue()
+    dev.start(got.put_nowait)
+    try:
+        request = bytes(IP(src="100.64.0.10", dst="100.64.0.1") / ICMP(id=9, seq=3) / Raw(b"ping"))
+        assert dev.write(request)
+        while True:
+            reply = IP(await asyncio.wait_for(got.get(), 5.0))
+            if ICMP in reply and reply[ICMP].type == 0:
+                break
+        assert (reply.src, reply.dst, reply[ICMP].id, reply[ICMP].seq) == ("100.64.0.1", "100.64.0.10", 9, 3)
+        assert dev.counters.tx == 1 and dev.counters.rx >= 1
+    finally:
+        dev.stop()
+
+
+def test_name_too_long_is_refused() -> None:
+    with pytest.raises(ValueError):
+        TunDevice("a" * 16)
