@@ -118,7 +118,7 @@ async def test_disconnect_ack_by_user_name(env: Env) -> None:
 
 
 async def test_disconnect_by_nas_port_id(env: Env) -> None:
-    rc, out = await env.send("disconnect", 'NAS-Port-Id = "eth1.100.2"')
+    _rc, out = await env.send("disconnect", 'NAS-Port-Id = "eth1.100.2"')
     assert "Disconnect-ACK" in out, out
     assert env.table.disconnects == [2]
 
@@ -139,7 +139,7 @@ async def test_disconnect_by_nas_port_id(env: Env) -> None:
     ],
 )
 async def test_naks(env: Env, command: str, attrs: str, cause: str) -> None:
-    rc, out = await env.send(command, attrs)
+    _rc, out = await env.send(command, attrs)
     nak = "CoA-NAK" if command == "coa" else "Disconnect-NAK"
     assert nak in out and f"Error-Cause = {cause}" in out, out
     assert env.table.rate_calls == [] and env.table.disconnects == []
@@ -147,7 +147,7 @@ async def test_naks(env: Env, command: str, attrs: str, cause: str) -> None:
 
 async def test_callback_refusal_naks_506(env: Env) -> None:
     env.table.refuse = True
-    rc, out = await env.send("coa", 'User-Name = "alice", Athena-Rate-Down = "5mbit"')
+    _rc, out = await env.send("coa", 'User-Name = "alice", Athena-Rate-Down = "5mbit"')
     assert "CoA-NAK" in out and "Resources-Unavailable" in out, out
 
 

@@ -213,7 +213,7 @@ def radclient_dictdir(root: Path) -> Path:
 
 
 async def radclient(
-    dictdir: Path, port: int, command: str, attrs: str, secret: str = SECRET, timeout: float = 1.0
+    dictdir: Path, port: int, command: str, attrs: str, secret: str = SECRET, wait: float = 1.0
 ) -> tuple[int, str]:
     """Run ``radclient -x`` (one try) against 127.0.0.1:port; returns (rc, stdout)."""
     import asyncio
@@ -226,7 +226,7 @@ async def radclient(
         "-r",
         "1",
         "-t",
-        str(timeout),
+        str(wait),
         f"127.0.0.1:{port}",
         command,
         secret,
