@@ -416,3 +416,13 @@ def test_relay_agent_replace_keeps_other_suboptions() -> None:
     assert isinstance(ev, AuthorizeRequest)
     assert ev.relay_agent.suboptions == ((1, IFACE.encode()), (2, b"bng1"), (9, b"vendor"))
     assert ip_to_int("10.99.0.1") == GW
+
+
+def test_truncated_capture_frames_only_counted_drops() -> None:
+    server = make_server()
+    for name in ("dhcp-dhclient.pcap", "dhcp-udhcpc.pcap", "ipoe-dhcp-opt82-untagged.pcap"):
+        for raw in read_pcap(name):
+            for cut in range(len(raw)):
+                server.handle_frame(raw[:cut], IFACE, 0.0)
+    assert server.events() == [] and server.transmits() == []
+    assert sum(v for k, v in server.counters.items() if k.startswith("drop_")) > 5000

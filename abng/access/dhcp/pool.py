@@ -1,7 +1,8 @@
 """IPv4 address pool: O(1) allocation, sticky per MAC, lazy so that a /8 costs no memory.
 
-Addresses never handed out are taken from a cursor walking the range; released ones go to a
-FIFO (oldest first, so that a MAC that comes back soon still finds its old address free).
+Addresses never handed out are taken first, from a cursor walking the range; after that,
+released ones from a FIFO (oldest first), so that a MAC coming back finds its old address free
+for as long as possible.  Stickiness memory is bounded by the pool size.
 Every operation is O(1) amortised; memory grows only with addresses actually used.
 """
 
@@ -82,15 +83,15 @@ class Ipv4Pool:
         ip = self._sticky.get(mac)
         if ip is not None and ip not in self._used:
             return self._take(ip, mac)
-        while self._free:
-            ip = self._free.popleft()
-            self._in_free.discard(ip)
-            if ip not in self._used:
-                return self._take(ip, mac)
         while self._cursor <= self.last:
             ip = self._cursor
             self._cursor += 1
             if ip not in self._exclude and ip not in self._used:
+                return self._take(ip, mac)
+        while self._free:
+            ip = self._free.popleft()
+            self._in_free.discard(ip)
+            if ip not in self._used:
                 return self._take(ip, mac)
         return None
 
