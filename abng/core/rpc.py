@@ -29,6 +29,7 @@ log = logging.getLogger("abng.core.rpc")
 
 Handler = Callable[[dict[str, Any], "Connection"], Awaitable[Any]]
 MAX_LINE = 1 << 20
+EOF = b""  # writer-queue marker: half-close after what is queued
 
 
 def encode(msg: dict[str, Any]) -> bytes:
@@ -85,6 +86,9 @@ class Connection:
     async def write_loop(self) -> None:
         try:
             while (line := await self.queue.get()) is not None:
+                if line == EOF:
+                    self.writer.write_eof()
+                    continue
                 self.writer.write(line)
                 await self.writer.drain()
         except (ConnectionError, OSError):
@@ -140,9 +144,10 @@ class RpcServer:
         os.chmod(self.path, 0o660)
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            self._server = None
+        if self._server is None:
+            return  # never listened: the socket file (if any) is not ours
+        self._server.close()
+        self._server = None
         for conn in list(self.connections):
             conn.close()
         with contextlib.suppress(FileNotFoundError):
@@ -169,6 +174,8 @@ class RpcServer:
             except ValueError:  # longer than max_line
                 self.stats["errors"] += 1
                 await conn.send(error_reply(None, RpcError(E.INVALID_REQUEST, "request line too long")))
+                await conn.queue.put(EOF)
+                await self._discard(conn)
                 return
             except (ConnectionError, OSError):
                 return
@@ -178,6 +185,16 @@ class RpcServer:
                 continue
             await conn.inflight.acquire()
             self.tasks.spawn(f"rpc-{conn.peer}", self._serve(conn, line))
+
+    async def _discard(self, conn: Connection) -> None:
+        """After refusing a line: let the reply reach the client (reset on unread data would
+        lose it), swallow what it still sends, for at most a few seconds."""
+        try:
+            async with asyncio.timeout(5):
+                while await conn.reader.read(1 << 16):
+                    pass
+        except (TimeoutError, OSError, ValueError):
+            pass
 
     async def _serve(self, conn: Connection, line: bytes) -> None:
         try:

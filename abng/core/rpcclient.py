@@ -12,7 +12,7 @@ import contextlib
 import itertools
 import json
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -132,7 +132,7 @@ class RpcClient:
             self._pending.pop(ident, None)
         return _result(msg)
 
-    async def subscribe(self, events: list[str] | None = None) -> AsyncIterator[dict[str, Any]]:
+    async def subscribe(self, events: list[str] | None = None) -> AsyncGenerator[dict[str, Any], None]:
         """Yield event ``params`` (``{event, timestamp, data}``) on a dedicated connection."""
         reader, writer = await asyncio.open_unix_connection(self.socket_path, limit=READ_LIMIT)
         try:
