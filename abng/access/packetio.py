@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from abng.access import bpf
+from abng.access.frames import insert_outer_tag
 
 log = logging.getLogger(__name__)
 
@@ -68,20 +69,13 @@ class AuxData:
         return cls(*_AUXDATA.unpack_from(data))
 
 
-def reinsert_tag(frame: bytes, tpid: int, tci: int) -> bytes:
-    """Put a tag stripped by the kernel back after the MAC addresses."""
-    if len(frame) < 12:
-        raise ValueError("frame shorter than two MAC addresses")
-    return frame[:12] + struct.pack("!HH", tpid, tci) + frame[12:]
-
-
 def restore_frame(frame: bytes, ancdata: list[tuple[int, int, bytes]]) -> bytes:
     """`frame` with the tag from a PACKET_AUXDATA control message re-inserted, if any."""
     for level, kind, data in ancdata:
         if level == SOL_PACKET and kind == PACKET_AUXDATA:
             aux = AuxData.parse(data)
             if aux.vlan_valid:
-                return reinsert_tag(frame, aux.tpid, aux.vlan_tci)
+                return insert_outer_tag(frame, aux.tpid, aux.vlan_tci)
     return frame
 
 
@@ -186,7 +180,7 @@ class PacketIO:
                 continue
             try:
                 frame = restore_frame(data, ancdata)
-            except ValueError as exc:
+            except ValueError as exc:  # frames.DecodeError: shorter than two MACs
                 self.counters.errors += 1
                 log.warning("bad frame on %s: %s", self.ifname, exc)
                 continue

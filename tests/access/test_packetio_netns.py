@@ -131,3 +131,23 @@ async def test_asyncio_adapter_batches_and_survives_handler_errors(link: Link) -
         pio.close()
     with pytest.raises(RuntimeError, match="not open"):
         pio.fileno()
+
+
+@pytest.mark.netns
+@requires_root
+def test_filter_rejects_outgoing_frames_in_the_kernel(link: Link) -> None:
+    pio = _open(link, FilterSpec.control_plane())
+    other = raw_socket(link.ns_b, link.b)
+    tx = raw_socket(link.ns_a, link.a)
+    try:
+        other.send(padi((0x8100, 100)))  # a PADI the host itself sends: outgoing, never queued
+        marker = padi((0x8100, 101))
+        tx.send(marker)
+        _wait(pio)
+        assert pio.recv() == marker
+        assert pio.recv() is None
+        assert pio.counters.dropped_outgoing == 0 and pio.counters.rx == 1
+    finally:
+        tx.close()
+        other.close()
+        pio.close()
