@@ -17,8 +17,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from abng.config.introspect import PathError, node_at
+from abng.config.introspect import PathError, field_node, node_at
 
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _TRUE = {"true", "yes", "on", "1", "enable", "enabled"}
 _FALSE = {"false", "no", "off", "0", "disable", "disabled"}
 
@@ -107,7 +108,7 @@ def delete_value(data: dict[str, Any], path: str | list[str]) -> None:
             container = _walk(data, tokens[:-1], create=False)
             current = _get(container, tokens[-2])
             target = coerce(parent["item"], tokens[-1])
-            if isinstance(current, list) and target in current and not tokens[-1].isdigit():
+            if isinstance(current, list) and target in current:  # a value wins over an index
                 current.remove(target)
                 return
     node_at(tokens)  # unknown keys are errors even for delete
@@ -221,7 +222,7 @@ def _diff(a: Any, b: Any, path: list[str], out: list[str]) -> None:
 
 
 def dump_yaml(data: dict[str, Any]) -> str:
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+    return yaml.dump(data, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
 def unified_diff(old: dict[str, Any], new: dict[str, Any], old_name: str, new_name: str) -> str:
@@ -235,3 +236,31 @@ def unified_diff(old: dict[str, Any], new: dict[str, Any], old_name: str, new_na
         tofile=new_name,
     )
     return "".join(lines)
+
+
+def canonical(data: Any, tokens: list[str] | None = None) -> Any:
+    """A copy of ``data`` whose mapping keys follow the schema's field order (unknown keys last)."""
+    path = tokens or []
+    try:
+        node = node_at(path)
+    except PathError:
+        return data
+    return _canon(data, node)
+
+
+def _canon(value: Any, node: dict[str, Any]) -> Any:
+    kind = node.get("kind")
+    if kind == "object" and isinstance(value, dict):
+        model: type[BaseModel] = node["model"]
+        order = list(model.model_fields)
+        keys = [k for k in order if k in value] + [k for k in value if k not in model.model_fields]
+        out = {}
+        for k in keys:
+            info = model.model_fields.get(k)
+            out[k] = _canon(value[k], field_node(k, info)) if info is not None else value[k]
+        return out
+    if kind == "list" and isinstance(value, list):
+        return [_canon(v, node["item"]) for v in value]
+    if kind == "map" and isinstance(value, dict):
+        return {k: _canon(v, node["item"]) for k, v in value.items()}
+    return value

@@ -283,6 +283,9 @@ def _check_services(c: Config) -> Iterator[ConfigIssue]:
 # --- validation entry points --------------------------------------------------------------------
 
 
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 class ConfigLoadError(ValueError):
     """A configuration file that does not parse or validate; ``issues`` lists every problem."""
 
@@ -327,24 +330,28 @@ def issues_from_validation_error(exc: ValidationError) -> list[ConfigIssue]:
     return [ConfigIssue(_dotted(err["loc"]), _message(err)) for err in exc.errors()]
 
 
-def validate_config(data: Any) -> tuple[Config | None, list[ConfigIssue]]:
-    """Validate a whole configuration dict; return the model or every issue found."""
+def validate_config(data: Any, *, cross: bool = True) -> tuple[Config | None, list[ConfigIssue]]:
+    """Validate a whole configuration dict; return the model or every issue found.
+
+    With ``cross=False`` only per-field rules are checked (what ``set`` refuses at once); the
+    cross-section rules wait for ``commit``.
+    """
     if not isinstance(data, dict):
         return None, [ConfigIssue("", "the configuration must be a mapping of sections")]
-    cross: list[ConfigIssue] = []
+    cross_issues: list[ConfigIssue] = []
     try:
-        config = Config.model_validate(data, context={"cross_issues": cross})
+        config = Config.model_validate(data, context={"cross_issues": cross_issues})
     except ValidationError as exc:
         return None, issues_from_validation_error(exc)
-    if cross:
-        return None, cross
+    if cross_issues and cross:
+        return None, cross_issues
     return config, []
 
 
 def parse_yaml(text: str, source: str = "configuration") -> dict[str, Any]:
     """Parse YAML text into a dict (empty text is an empty dict)."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (libyaml when present)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark is not None else ""

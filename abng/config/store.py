@@ -23,6 +23,7 @@ import fcntl
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,7 +31,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from abng.config.edit import changed_paths, delete_value, dump_yaml, set_value, split_path, unified_diff
+from abng.config.edit import (
+    canonical,
+    changed_paths,
+    delete_value,
+    dump_yaml,
+    set_value,
+    split_path,
+    unified_diff,
+)
 from abng.config.introspect import PathError
 from abng.config.schema import Config, ConfigIssue, ConfigLoadError, parse_yaml, validate_config
 
@@ -118,7 +127,9 @@ def atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}.{threading.get_ident()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
     try:
-        os.write(fd, text.encode("utf-8"))
+        view = memoryview(text.encode("utf-8"))
+        while view:
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)
@@ -141,7 +152,10 @@ def _issues(issues: list[ConfigIssue]) -> list[dict[str, str]]:
 class ConfigStore:
     """The configuration files of one abngd (see the module docstring)."""
 
-    def __init__(self, config_dir: Path | str, default: Path | str | None = None) -> None:
+    def __init__(
+        self, config_dir: Path | str, default: Path | str | None = None, lock_timeout: float | None = 30.0
+    ) -> None:
+        self.lock_timeout = lock_timeout
         self.config_dir = Path(config_dir)
         self.archive_dir = self.config_dir / ARCHIVE
         self.running_path = self.config_dir / RUNNING
@@ -167,10 +181,27 @@ class ConfigStore:
         with self._tlock:
             fd = os.open(self.config_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o640)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                self._flock(fd)
                 yield
             finally:
                 os.close(fd)  # closing releases the flock
+
+    def _flock(self, fd: int) -> None:
+        """Take the cross-process lock; TimeoutError after ``lock_timeout`` seconds."""
+        if self.lock_timeout is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            return
+        deadline = time.monotonic() + self.lock_timeout
+        delay = 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError("the configuration is locked by another process") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
 
     def _cleanup_tmp(self) -> None:
         for directory in (self.config_dir, self.archive_dir):
@@ -211,6 +242,7 @@ class ConfigStore:
             return copy.deepcopy(self._running_raw)
 
     def _write_candidate(self, data: dict[str, Any]) -> None:
+        data = canonical(data)
         if data == self._running_raw:
             with contextlib.suppress(FileNotFoundError):
                 self.candidate_path.unlink()
@@ -306,7 +338,7 @@ class ConfigStore:
                     str(exc), [{"path": ".".join(split_path(path)), "message": str(exc)}]
                 ) from None
             dotted = ".".join(split_path(path))
-            _, issues = validate_config(data)
+            _, issues = validate_config(data, cross=False)
             mine = [i for i in issues if i.path == dotted or i.path.startswith(dotted + ".")]
             if mine:
                 raise ConfigError(f"invalid value for {dotted}: {mine[0].message}", _issues(mine))
@@ -363,6 +395,7 @@ class ConfigStore:
             for gen, _, p in self._archive_entries():  # leftovers of an interrupted commit
                 if gen >= meta.generation:
                     p.unlink()
+            data = canonical(data)
             self._archive(meta, data)
             atomic_write(self.running_path, _render(meta, data))
             with contextlib.suppress(FileNotFoundError):
