@@ -1,0 +1,128 @@
+"""Subscriber /32 host routes (reference §6.7), written and read back through netlink.
+
+Every route carries our own routing protocol number (``RTPROT_ABNG`` = 188, shown by ``ip route``
+as ``proto 188``), so that ``list_subscriber_routes`` and ``flush_stale`` only ever see and touch
+what abngd installed, and FRR can redistribute them by protocol.  Operations are idempotent
+(``replace`` to add; a missing route is a successful removal) and return errno values as data.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pyroute2 import IPRoute
+
+from abng.dataplane import qos_wire as w
+
+RTPROT_ABNG = 188
+MAIN_TABLE = 254
+SCOPE_LINK = 253
+SCOPE_NOWHERE = 255
+RTN_UNICAST = 1
+RTM_NEWROUTE, RTM_DELROUTE = 24, 25
+NLM_F_REPLACE = 0x100
+RTA_DST, RTA_OIF, RTA_TABLE = 1, 4, 15
+ENOENT, ESRCH, ENODEV = 2, 3, 19
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriberRoute:
+    ip: str
+    ifindex: int
+    ifname: str | None
+    table: int
+
+
+class RouteManager:
+    """Add, remove and list subscriber routes; ``netns`` for tests.  One owner thread."""
+
+    def __init__(self, netns: str | None = None, proto: int = RTPROT_ABNG) -> None:
+        self._ipr = IPRoute(netns=netns) if netns else IPRoute()
+        self._nl = w.NetlinkBatch(netns)
+        self._proto = proto
+
+    def close(self) -> None:
+        self._nl.close()
+        self._ipr.close()
+
+    def _ifindex(self, iface: int | str) -> int | None:
+        if isinstance(iface, int):
+            return iface
+        found = self._ipr.link_lookup(ifname=iface)
+        return int(found[0]) if found else None
+
+    def add_subscriber_route(
+        self, ip: str | ipaddress.IPv4Address, iface: int | str, table: int = MAIN_TABLE
+    ) -> int:
+        """Install (or move) ``ip/32 dev iface proto 188 scope link``; return 0 or an errno."""
+        return self.add_many([(ip, iface)], table)[0]
+
+    def add_many(
+        self, routes: Sequence[tuple[str | ipaddress.IPv4Address, int | str]], table: int = MAIN_TABLE
+    ) -> list[int]:
+        """Batch of :meth:`add_subscriber_route` (one netlink batch); one errno per route."""
+        reqs: list[w.Request] = []
+        missing: set[int] = set()
+        indexes = {iface: self._ifindex(iface) for iface in {iface for _, iface in routes}}
+        for n, (ip, iface) in enumerate(routes):
+            index = indexes[iface]
+            if index is None:
+                missing.add(n)
+                index = 0
+            body = _rtmsg(ip, table, self._proto, SCOPE_LINK, RTN_UNICAST) + w.nla(
+                RTA_OIF, struct.pack("=I", index)
+            )
+            reqs.append(
+                w.Request(RTM_NEWROUTE, w.NLM_F_REQUEST | w.NLM_F_ACK | w.NLM_F_CREATE | NLM_F_REPLACE, body)
+            )
+        errs = self._nl.run(reqs)
+        return [ENODEV if n in missing else e for n, e in enumerate(errs)]
+
+    def remove_subscriber_route(self, ip: str | ipaddress.IPv4Address, table: int = MAIN_TABLE) -> int:
+        """Remove our route to ``ip``; an absent route counts as removed."""
+        return self.remove_many([ip], table)[0]
+
+    def remove_many(self, ips: Sequence[str | ipaddress.IPv4Address], table: int = MAIN_TABLE) -> list[int]:
+        reqs = [
+            w.Request(RTM_DELROUTE, w.change_flags(), _rtmsg(ip, table, self._proto, SCOPE_NOWHERE, 0))
+            for ip in ips
+        ]
+        return [0 if e in (ENOENT, ESRCH) else e for e in self._nl.run(reqs)]
+
+    def list_subscriber_routes(self, table: int | None = None) -> list[SubscriberRoute]:
+        """Our routes as the kernel holds them (``show routes``)."""
+        names = {int(link["index"]): link.get_attr("IFLA_IFNAME") for link in self._ipr.get_links()}
+        out = []
+        query: dict[str, int] = {"family": socket.AF_INET, "proto": self._proto}
+        if table is not None:
+            query["table"] = table
+        for msg in self._ipr.get_routes(**query):
+            if msg["proto"] != self._proto or msg["dst_len"] != 32:
+                continue
+            oif = int(msg.get_attr("RTA_OIF") or 0)
+            rtable = int(msg.get_attr("RTA_TABLE") or msg["table"])
+            out.append(SubscriberRoute(msg.get_attr("RTA_DST"), oif, names.get(oif), rtable))
+        return out
+
+    def flush_stale(self, known_ips: Iterable[str | ipaddress.IPv4Address]) -> int:
+        """At start-up: remove every route of ours whose address is not a live session's."""
+        keep = {str(ipaddress.IPv4Address(ip)) for ip in known_ips}
+        removed = 0
+        stale: dict[int, list[str]] = {}
+        for route in self.list_subscriber_routes():
+            if route.ip not in keep:
+                stale.setdefault(route.table, []).append(route.ip)
+        for table, ips in stale.items():
+            removed += sum(1 for e in self.remove_many(ips, table) if e == 0)
+        return removed
+
+
+def _rtmsg(ip: str | ipaddress.IPv4Address, table: int, proto: int, scope: int, rtype: int) -> bytes:
+    """``struct rtmsg`` for ``ip/32`` plus RTA_DST and RTA_TABLE."""
+    head = struct.pack("=BBBBBBBBI", socket.AF_INET, 32, 0, 0, min(table, 255), proto, scope, rtype, 0)
+    dst = w.nla(RTA_DST, ipaddress.IPv4Address(ip).packed)
+    return head + dst + w.nla(RTA_TABLE, struct.pack("=I", table))

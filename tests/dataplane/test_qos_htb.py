@@ -1,0 +1,50 @@
+"""HTB backend in a throwaway namespace, read back with `tc -j` (a second tool)."""
+
+from __future__ import annotations
+
+from abng.dataplane.qos import QosManager, ifb_name
+from tests.dataplane.dp_util import requires_root, shaper_ns, shard_filters, subscriber_classes, tc_json
+
+__all__ = ["shaper_ns"]
+
+
+@requires_root
+def test_apply_change_remove(shaper_ns: tuple[str, str]) -> None:
+    ns, dev = shaper_ns
+    ifb = ifb_name(dev)
+    qos = QosManager("htb", netns=ns)
+    try:
+        r = qos.apply_subscriber(7, dev, "100.64.3.7", "20mbit", "5mbit", overhead=34, mpu=64)
+        assert r.ok, r
+        down, up = subscriber_classes(ns, dev), subscriber_classes(ns, ifb)
+        assert list(down) == ["107:1"] and list(up) == ["107:1"]
+        assert down["107:1"] == 20_000_000 and up["107:1"] == 5_000_000
+        flt = shard_filters(ns, dev)
+        assert len(flt) == 1 and flt[0]["options"]["flowid"] == "107:1"
+        assert flt[0]["options"]["match"]["value"] == "64400307"  # 100.64.3.7
+        assert len(shard_filters(ns, ifb)) == 1
+        # mirred redirect to the IFB on the ingress qdisc
+        ingress = tc_json(ns, "filter", "show", "dev", dev, "parent", "ffff:")
+        assert any(a.get("to_dev") == ifb for f in ingress for a in f.get("options", {}).get("actions", []))
+        # our own read-back agrees
+        inst = {(s.direction, s.handle): s for s in qos.installed()}
+        assert inst[("down", "107:1")].rate_bps == 20_000_000 and inst[("down", "107:1")].ip == "100.64.3.7"
+        assert inst[("up", "107:1")].overhead == 34 and inst[("up", "107:1")].mpu == 64
+        # idempotent apply
+        assert qos.apply_subscriber(7, dev, "100.64.3.7", "20mbit", "5mbit", overhead=34, mpu=64).ok
+        assert len(subscriber_classes(ns, dev)) == 1
+        # change in place: same handle, new rate
+        assert qos.change_rate(7, "10mbit", "2mbit").ok
+        down, up = subscriber_classes(ns, dev), subscriber_classes(ns, ifb)
+        assert down == {"107:1": 10_000_000} and up == {"107:1": 2_000_000}
+        # remove: nothing of the subscriber is left; removing twice is fine
+        assert qos.remove_subscriber(7).ok
+        assert qos.remove_subscriber(7).ok
+        assert subscriber_classes(ns, dev) == {} and subscriber_classes(ns, ifb) == {}
+        assert shard_filters(ns, dev) == [] and shard_filters(ns, ifb) == []
+        assert qos.installed() == []
+        # errno as data
+        assert qos.change_rate(7, "1mbit", "1mbit").errno == 2
+        assert qos.apply_subscriber(8, "nosuchdev0", "100.64.0.8", "1mbit", "1mbit").errno == 19
+    finally:
+        qos.close()
