@@ -192,6 +192,7 @@ class Negotiator:
         self.next_id = 1
         self.req_id: int | None = None
         self.req_data = b""
+        self.req_answered = False  # pppd's seen_ack: one answer per Configure-Request
         self.naks_sent = 0
         self.naks_received = 0
         self.failure: str | None = None
@@ -251,6 +252,7 @@ class Negotiator:
         elif action is Action.SCR:
             self.req_id = self._new_id()
             self.req_data = encode_options(self.policy.request_options())
+            self.req_answered = False
             self._send(Code.CONF_REQ, self.req_id, self.req_data)
             self.restart_count -= 1
             self.deadline = now + cfg.restart_interval
@@ -307,6 +309,11 @@ class Negotiator:
             if pkt.identifier != self.req_id or pkt.data != self.req_data:
                 self.count("rx_bad_ack")  # RFC 1661 §5.2: must match the request exactly
                 return
+            if self.req_answered:
+                # A duplicate (e.g. retransmitted) Ack must not restart an Opened link.
+                self.count("rx_duplicate_ack")
+                return
+            self.req_answered = True
             self.policy.on_ack(decode_options(pkt.data))
             self.fire(Event.RCA, now)
         elif code in (Code.CONF_NAK, Code.CONF_REJ):
@@ -359,7 +366,7 @@ class Negotiator:
         self.fire(Event.RCR_PLUS if verdict == Code.CONF_ACK else Event.RCR_MINUS, now)
 
     def _receive_nak(self, pkt: ControlPacket, now: float) -> None:
-        if pkt.identifier != self.req_id:
+        if pkt.identifier != self.req_id or self.req_answered:
             self.count("rx_stale_nak")
             return
         try:
@@ -375,6 +382,7 @@ class Negotiator:
             self.policy.on_reject(options)
         else:
             self.policy.on_nak(options)
+        self.req_answered = True
         self.naks_received += 1
         reason = self.policy.failure()
         if reason is None and self.naks_received > 2 * self.config.max_failure:

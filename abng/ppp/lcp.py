@@ -80,6 +80,7 @@ class LcpPolicy:
         return opts
 
     def check_request(self, options: Sequence[Option]) -> tuple[Code, list[Option]]:
+        looped = self._looped(options)
         rej = [o for o in options if not self._acceptable(o)]
         if rej:
             return Code.CONF_REJ, rej
@@ -92,14 +93,7 @@ class LcpPolicy:
                     nak.append(Option(LCP_MRU, struct.pack("!H", self.max_peer_mru)))
             elif o.type == LCP_MAGIC:
                 magic = u32(o)
-                if magic == 0:
-                    nak.append(Option(LCP_MAGIC, struct.pack("!I", random_magic(self.rng))))
-                elif magic == self.magic and self.send_magic:
-                    # RFC 1661 §6.4: same magic as ours - possibly a looped-back link.
-                    self.collisions += 1
-                    if self.collisions > self.max_failure:
-                        self._failure = "loopback"
-                    self.magic = random_magic(self.rng)
+                if magic == 0 or looped:
                     nak.append(Option(LCP_MAGIC, struct.pack("!I", random_magic(self.rng))))
             elif o.type == LCP_AUTH:
                 auth = parse_auth_option(o)
@@ -109,6 +103,18 @@ class LcpPolicy:
             return Code.CONF_NAK, nak
         self.peer_mru, self.peer_magic, self.peer_auth = mru, magic, auth
         return Code.CONF_ACK, list(options)
+
+    def _looped(self, options: Sequence[Option]) -> bool:
+        """RFC 1661 §6.4: the peer's magic equals ours - possibly a looped-back link.  Checked
+        before anything else so that a looped request (which also carries our own options) counts."""
+        for o in options:
+            if o.type == LCP_MAGIC and len(o.data) == 4 and self.send_magic and u32(o) == self.magic:
+                self.collisions += 1
+                if self.collisions > self.max_failure:
+                    self._failure = "loopback"
+                self.magic = random_magic(self.rng)  # and choose a new one ourselves
+                return True
+        return False
 
     def _acceptable(self, o: Option) -> bool:
         spec = LCP_OPTIONS.get(o.type)

@@ -305,8 +305,11 @@ class PPPSession:
             self.is_up = True
             mtu = min(self.lcp_policy.peer_mru, self.config.mtu)
             self._events.append(SessionUp(self.ip, mtu, self.lcp_policy.mru))
-        elif signal in (Action.TLD, Action.TLF) and self.down_reason is None:
-            reason = self.ipcp.failure or ("user_request" if signal is Action.TLD else "negotiation_failed")
+        elif signal is Action.TLD:
+            self._count("ipcp_renegotiation")  # the address stays; IPCP negotiates again
+        elif signal is Action.TLF and self.down_reason is None:
+            # IPCP gave up (peer Terminate-Request, Max-Configure, Protocol-Reject): end the link.
+            reason = self.ipcp.failure or ("user_request" if self.is_up else "negotiation_failed")
             self._cause = self._cause or reason
             self.lcp.fail(reason, now)
 

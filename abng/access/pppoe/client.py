@@ -1,0 +1,171 @@
+"""PPPoE discovery client (RFC 2516 §5, the host side), sans-I/O.
+
+PADI (broadcast, retransmitted with back-off) -> first acceptable PADO -> PADR echoing the
+AC-Cookie and Relay-Session-Id -> PADS gives the session id.  Output is a list of
+``(destination MAC, PPPoE payload)``; events are :class:`DiscoveryUp`, :class:`DiscoveryFailed`
+and :class:`DiscoveryTerminated`.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from abng.access.pppoe.codec import Code, DecodeError, PPPoEPacket, Tag, decode, u16
+
+BROADCAST = b"\xff" * 6
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryUp:
+    session_id: int
+    ac_mac: bytes
+    ac_name: str
+    max_payload: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryFailed:
+    reason: str  # timeout | service_name_error | ac_system_error | generic_error
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoveryTerminated:
+    session_id: int
+
+
+DiscoveryEvent = DiscoveryUp | DiscoveryFailed | DiscoveryTerminated
+
+
+class DiscoveryClient:
+    def __init__(
+        self,
+        service_name: str = "",
+        host_uniq: bytes | None = None,
+        ac_name: str | None = None,
+        max_payload: int | None = None,
+        timeout: float = 1.0,
+        max_tries: int = 5,
+    ) -> None:
+        self.service_name = service_name
+        self.host_uniq = host_uniq
+        self.want_ac = ac_name
+        self.max_payload = max_payload
+        self.timeout = timeout
+        self.max_tries = max_tries
+        self.state = "idle"  # idle | padi_sent | padr_sent | session | done
+        self.session_id = 0
+        self.ac_mac = b""
+        self.counters: dict[str, int] = {}
+        self._out: list[tuple[bytes, bytes]] = []
+        self._events: list[DiscoveryEvent] = []
+        self._tries = 0
+        self._deadline: float | None = None
+        self._last: tuple[bytes, bytes] | None = None
+        self._ac_name = ""
+        self._agreed_payload: int | None = None
+
+    def _tags(self) -> list[tuple[int, bytes]]:
+        tags: list[tuple[int, bytes]] = [(Tag.SERVICE_NAME, self.service_name.encode())]
+        if self.host_uniq is not None:
+            tags.append((Tag.HOST_UNIQ, self.host_uniq))
+        if self.max_payload is not None:
+            tags.append((Tag.PPP_MAX_PAYLOAD, struct.pack("!H", self.max_payload)))
+        return tags
+
+    def start(self, now: float) -> None:
+        if self.state != "idle":
+            raise RuntimeError("discovery already started")
+        self.state = "padi_sent"
+        self._transmit((BROADCAST, PPPoEPacket(Code.PADI, 0, tuple(self._tags())).encode()), now)
+
+    def _transmit(self, frame: tuple[bytes, bytes], now: float) -> None:
+        self._last = frame
+        self._tries = 1
+        self._out.append(frame)
+        self._deadline = now + self.timeout
+
+    def receive(self, payload: bytes, src_mac: bytes, now: float) -> None:
+        try:
+            pkt = decode(payload)
+        except DecodeError as exc:
+            self.counters[exc.reason] = self.counters.get(exc.reason, 0) + 1
+            return
+        if self._foreign(pkt):
+            self.counters["foreign"] = self.counters.get("foreign", 0) + 1
+            return
+        if pkt.code == Code.PADO and self.state == "padi_sent":
+            name = (pkt.tag(Tag.AC_NAME) or b"").decode("utf-8", errors="replace")
+            if self.want_ac is not None and name != self.want_ac:
+                return
+            self.ac_mac, self._ac_name = src_mac, name
+            tags = self._tags()
+            for t in (Tag.AC_COOKIE, Tag.RELAY_SESSION_ID):
+                value = pkt.tag(t)
+                if value is not None:
+                    tags.append((t, value))
+            self.state = "padr_sent"
+            self._transmit((src_mac, PPPoEPacket(Code.PADR, 0, tuple(tags)).encode()), now)
+        elif pkt.code == Code.PADS and self.state == "padr_sent" and src_mac == self.ac_mac:
+            for tag, reason in (
+                (Tag.SERVICE_NAME_ERROR, "service_name_error"),
+                (Tag.AC_SYSTEM_ERROR, "ac_system_error"),
+                (Tag.GENERIC_ERROR, "generic_error"),
+            ):
+                if pkt.has(tag):
+                    self._fail(reason)
+                    return
+            if pkt.session_id in (0, 0xFFFF):
+                self._fail("generic_error")
+                return
+            raw = pkt.tag(Tag.PPP_MAX_PAYLOAD)
+            self._agreed_payload = u16(raw) if raw is not None else None
+            self.state, self.session_id, self._deadline = "session", pkt.session_id, None
+            self._events.append(DiscoveryUp(pkt.session_id, src_mac, self._ac_name, self._agreed_payload))
+        elif (
+            pkt.code == Code.PADT
+            and self.state == "session"
+            and src_mac == self.ac_mac
+            and pkt.session_id == self.session_id
+        ):
+            self.state = "done"
+            self._events.append(DiscoveryTerminated(self.session_id))
+
+    def _foreign(self, pkt: PPPoEPacket) -> bool:
+        """A reply meant for another host on the segment (Host-Uniq differs)."""
+        if pkt.code not in (Code.PADO, Code.PADS) or self.host_uniq is None:
+            return False
+        return pkt.tag(Tag.HOST_UNIQ) != self.host_uniq
+
+    def _fail(self, reason: str) -> None:
+        self.state, self._deadline = "done", None
+        self._events.append(DiscoveryFailed(reason))
+
+    def padt(self) -> tuple[bytes, bytes]:
+        """Our PADT (the session is over)."""
+        if self.state != "session":
+            raise RuntimeError("no PPPoE session to terminate")
+        self.state = "done"
+        return self.ac_mac, PPPoEPacket(Code.PADT, self.session_id, ()).encode()
+
+    def next_deadline(self) -> float | None:
+        return self._deadline
+
+    def handle_timer(self, now: float) -> None:
+        if self._deadline is None or now < self._deadline or self._last is None:
+            return
+        if self._tries >= self.max_tries:
+            self._fail("timeout")
+            return
+        self._tries += 1
+        self._out.append(self._last)
+        # RFC 2516 §5: the host doubles the waiting time on each retransmission.
+        self._deadline = now + self.timeout * (2 ** (self._tries - 1))
+
+    def take_output(self) -> list[tuple[bytes, bytes]]:
+        out, self._out = self._out, []
+        return out
+
+    def take_events(self) -> list[DiscoveryEvent]:
+        events, self._events = self._events, []
+        return events

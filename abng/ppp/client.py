@@ -1,0 +1,265 @@
+"""A sans-I/O PPP *client* (the subscriber side): LCP, PAP or CHAP-MD5, IPCP, echo replies.
+
+Used by the tests' in-memory round trips, the load generator and the lab subscribers.  Same
+shape as :class:`~abng.ppp.session.PPPSession`: PPP payloads and ``now`` in, payloads, events and
+a deadline out.  Pair it with :class:`abng.access.pppoe.client.DiscoveryClient` for PPPoE.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from abng.ppp.auth import chap_md5
+from abng.ppp.codec import (
+    CHAP_CHALLENGE,
+    CHAP_SUCCESS,
+    PAP_ACK,
+    PROTO_CHAP,
+    PROTO_IPCP,
+    PROTO_IPV4,
+    PROTO_LCP,
+    PROTO_PAP,
+    ChapResult,
+    ChapValue,
+    DecodeError,
+    PapReply,
+    PapRequest,
+    decode_chap,
+    decode_control,
+    decode_pap,
+    encode_ppp,
+    split_protocol,
+)
+from abng.ppp.events import IPv4Packet, LinkFinished, SessionDown
+from abng.ppp.fsm import Action, FsmConfig, Negotiator, State
+from abng.ppp.ipcp import IpcpClientPolicy, ip_str
+from abng.ppp.lcp import Lcp, LcpPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    username: str
+    password: str = field(repr=False)
+    mru: int = 1492
+    auth_protocols: tuple[str, ...] = ("pap", "chap")  # what we accept, preferred first
+    want_dns: bool = True
+    lcp_echo_interval: float = 0.0  # 0: only answer the server's echoes
+    lcp_echo_failure: int = 3
+    restart_interval: float = 3.0
+    max_configure: int = 10
+    max_terminate: int = 2
+    max_failure: int = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ClientUp:
+    ip: str
+    gateway: str
+    dns: tuple[str, ...]
+
+
+ClientEvent = ClientUp | SessionDown | LinkFinished | IPv4Packet
+
+_AUTH = {"pap": PROTO_PAP, "chap": PROTO_CHAP, "chap-md5": PROTO_CHAP}
+
+
+class PPPClient:
+    def __init__(self, config: ClientConfig, rng: Callable[[int], bytes], now: float) -> None:
+        self.config = config
+        self.counters: dict[str, int] = {}
+        self._out: list[bytes] = []
+        self._events: list[ClientEvent] = []
+        fsm = FsmConfig(
+            config.restart_interval, config.max_configure, config.max_terminate, config.max_failure
+        )
+        self.fsm = fsm
+        accept = list(dict.fromkeys(_AUTH[a] for a in config.auth_protocols))
+        self.lcp_policy = LcpPolicy(
+            rng, config.mru, 65535, auth_accept=accept, max_failure=config.max_failure
+        )
+        self.lcp = Lcp(
+            self.lcp_policy, fsm, self._out, self.counters, config.lcp_echo_interval, config.lcp_echo_failure
+        )
+        self.ipcp_policy = IpcpClientPolicy(config.want_dns)
+        self.ipcp = Negotiator(PROTO_IPCP, self.ipcp_policy, fsm, self._out, self.counters)
+        self.phase = "establish"  # establish | auth | network | done
+        self.is_up = False
+        self.finished = False
+        self.down_reason: str | None = None
+        self._pap_id = 0
+        self._pap_deadline: float | None = None
+        self._pap_tries = 0
+        self._cause: str | None = None
+
+    # --- API (same shape as PPPSession) -------------------------------------------------------
+
+    def start(self, now: float) -> list[bytes]:
+        self.lcp.open(now)
+        self.lcp.up(now)
+        self._process(now)
+        return self.take_output()
+
+    def receive(self, ppp_payload: bytes, now: float) -> None:
+        if self.finished:
+            return
+        try:
+            proto, info = split_protocol(ppp_payload)
+            if proto == PROTO_LCP:
+                pkt = decode_control(info)
+                if pkt.code == 5:
+                    self._cause = self._cause or "user_request"
+                self.lcp.receive(pkt, now)
+            elif proto == PROTO_PAP and self.phase == "auth":
+                self._pap_reply(decode_pap(info), now)
+            elif proto == PROTO_CHAP and self.phase == "auth":
+                self._chap(decode_chap(info), now)
+            elif proto == PROTO_IPCP and self.phase == "network":
+                self.ipcp.receive(decode_control(info), now)
+            elif proto == PROTO_IPV4 and self.is_up:
+                self._events.append(IPv4Packet(info))
+            elif proto not in (PROTO_PAP, PROTO_CHAP, PROTO_IPCP, PROTO_IPV4):
+                self.lcp.protocol_reject(proto, info)
+            else:
+                self.counters["rx_out_of_phase"] = self.counters.get("rx_out_of_phase", 0) + 1
+        except DecodeError as exc:
+            self.counters[f"rx_{exc.reason}"] = self.counters.get(f"rx_{exc.reason}", 0) + 1
+        self._process(now)
+
+    def send_ip(self, packet: bytes) -> bytes:
+        """PPP payload carrying an IPv4 datagram (only once up)."""
+        if not self.is_up:
+            raise RuntimeError("PPP client is not up")
+        return encode_ppp(PROTO_IPV4, packet)
+
+    def terminate(self, reason: str, now: float) -> None:
+        if self.finished:
+            return
+        self._cause = self._cause or reason
+        self.lcp.close(now)
+        self._process(now)
+
+    def lower_down(self, reason: str, now: float) -> None:
+        if self.finished:
+            return
+        self._cause = self._cause or reason
+        self._finish()
+
+    def handle_timer(self, now: float) -> None:
+        if self.finished:
+            return
+        self.lcp.handle_timer(now)
+        self.ipcp.handle_timer(now)
+        if self._pap_deadline is not None and now >= self._pap_deadline:
+            if self._pap_tries >= self.config.max_configure:
+                self._pap_deadline = None
+                self.lcp.fail("auth_timeout", now)
+            else:
+                self._send_pap(now)
+        self._process(now)
+
+    def next_deadline(self) -> float | None:
+        if self.finished:
+            return None
+        times = [self.lcp.next_deadline(), self.ipcp.next_deadline(), self._pap_deadline]
+        present = [t for t in times if t is not None]
+        return min(present) if present else None
+
+    def take_output(self) -> list[bytes]:
+        out = list(self._out)
+        self._out.clear()
+        return out
+
+    def take_events(self) -> list[ClientEvent]:
+        events, self._events = self._events, []
+        return events
+
+    # --- authentication (as the peer being authenticated) ------------------------------------
+
+    def _send_pap(self, now: float) -> None:
+        self._pap_id = (self._pap_id + 1) & 0xFF
+        self._pap_tries += 1
+        cfg = self.config
+        req = PapRequest(self._pap_id, cfg.username.encode(), cfg.password.encode())
+        self._out.append(encode_ppp(PROTO_PAP, req.encode()))
+        self._pap_deadline = now + cfg.restart_interval
+
+    def _pap_reply(self, reply: PapRequest | PapReply, now: float) -> None:
+        if not isinstance(reply, PapReply) or reply.identifier != self._pap_id:
+            return
+        self._pap_deadline = None
+        self._auth_done(reply.code == PAP_ACK, now)
+
+    def _chap(self, pkt: ChapValue | ChapResult, now: float) -> None:
+        if isinstance(pkt, ChapValue):
+            if pkt.code == CHAP_CHALLENGE:
+                value = chap_md5(pkt.identifier, self.config.password.encode(), pkt.value)
+                resp = ChapValue(2, pkt.identifier, value, self.config.username.encode())
+                self._out.append(encode_ppp(PROTO_CHAP, resp.encode()))
+            return
+        self._auth_done(pkt.code == CHAP_SUCCESS, now)
+
+    def _auth_done(self, ok: bool, now: float) -> None:
+        if not ok:
+            self.lcp.fail("auth_failed", now)
+            return
+        self.phase = "network"
+        self.ipcp.open(now)
+        self.ipcp.up(now)
+
+    # --- layer signals -----------------------------------------------------------------------
+
+    def _finish(self) -> None:
+        if self.down_reason is None:
+            self.down_reason = self._cause or self.lcp.failure or "negotiation_failed"
+            self._events.append(SessionDown(self.down_reason))
+        if not self.finished:
+            self.finished = True
+            self.phase = "done"
+            self._events.append(LinkFinished())
+
+    def _process(self, now: float) -> None:
+        for _ in range(16):
+            busy = False
+            for notice in self.lcp.take_notices():
+                busy = True
+                if notice.kind == "lost_carrier":
+                    self._cause = self._cause or "lost_carrier"
+                    self._finish()
+                    return
+                if notice.kind == "loopback":
+                    self.lcp.fail("loopback", now)
+            for signal in self.lcp.take_signals():
+                busy = True
+                self._lcp_signal(signal, now)
+            for signal in self.ipcp.take_signals():
+                busy = True
+                if signal is Action.TLU and not self.is_up:
+                    self.is_up = True
+                    pol = self.ipcp_policy
+                    self._events.append(ClientUp(ip_str(pol.ip), ip_str(pol.gateway), pol.dns()))
+                elif signal in (Action.TLD, Action.TLF) and self.down_reason is None:
+                    self.lcp.fail("ipcp_down" if signal is Action.TLD else "negotiation_failed", now)
+            if not busy or self.finished:
+                return
+        raise RuntimeError("PPPClient signal processing did not settle")
+
+    def _lcp_signal(self, signal: Action, now: float) -> None:
+        if signal is Action.TLU and self.phase == "establish":
+            auth = self.lcp_policy.peer_auth
+            self.phase = "auth"
+            if auth == PROTO_PAP:
+                self._send_pap(now)
+            elif auth is None:
+                self._auth_done(True, now)
+        elif signal is Action.TLD:
+            if self.ipcp.state not in (State.INITIAL, State.STARTING):
+                self.ipcp.down(now)
+            self.is_up = False
+            if self.down_reason is None:
+                self.down_reason = self._cause or self.lcp.failure or "renegotiation"
+                self._events.append(SessionDown(self.down_reason))
+            if self.lcp.state not in (State.CLOSING, State.STOPPING):
+                self.lcp.close(now)
+        elif signal is Action.TLF:
+            self._finish()
