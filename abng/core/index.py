@@ -6,17 +6,40 @@ from collections.abc import Iterable, Iterator
 
 from abng.core.model import Session, SessionState, SessionType
 
-
-def _add(index: dict[str, set[int]], key: str | None, sid: int) -> None:
-    if key:
-        index.setdefault(key, set()).add(sid)
+#: key -> one id, or a set when several sessions share the key (most keys are unique: no set)
+Multi = dict[str, "int | set[int]"]
 
 
-def _drop(index: dict[str, set[int]], key: str | None, sid: int) -> None:
-    if key and (ids := index.get(key)) is not None:
-        ids.discard(sid)
-        if not ids:
+def _add(index: Multi, key: str | None, sid: int) -> None:
+    if not key:
+        return
+    cur = index.get(key)
+    if cur is None:
+        index[key] = sid
+    elif isinstance(cur, int):
+        if cur != sid:
+            index[key] = {cur, sid}
+    else:
+        cur.add(sid)
+
+
+def _drop(index: Multi, key: str | None, sid: int) -> None:
+    if not key or (cur := index.get(key)) is None:
+        return
+    if isinstance(cur, int):
+        if cur == sid:
             del index[key]
+        return
+    cur.discard(sid)
+    if len(cur) == 1:
+        index[key] = next(iter(cur))
+
+
+def _ids(index: Multi, key: str) -> Iterable[int]:
+    cur = index.get(key)
+    if cur is None:
+        return ()
+    return (cur,) if isinstance(cur, int) else cur
 
 
 class SessionIndex:
@@ -25,8 +48,8 @@ class SessionIndex:
     def __init__(self) -> None:
         self.by_id: dict[int, Session] = {}
         self._ip: dict[str, int] = {}
-        self._user: dict[str, set[int]] = {}
-        self._iface: dict[str, set[int]] = {}
+        self._user: Multi = {}
+        self._iface: Multi = {}
         self._counts = {"total": 0, "pppoe": 0, "dhcp": 0}
 
     def __len__(self) -> int:
@@ -85,10 +108,10 @@ class SessionIndex:
         return self._ip.get(ip)
 
     def by_username(self, username: str) -> list[Session]:
-        return self._many(self._user.get(username, ()))
+        return self._many(_ids(self._user, username))
 
     def by_interface(self, name: str) -> list[Session]:
-        return self._many(self._iface.get(name, ()))
+        return self._many(_ids(self._iface, name))
 
     def _many(self, ids: Iterable[int]) -> list[Session]:
         return [self.by_id[i] for i in sorted(ids)]

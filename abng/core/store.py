@@ -12,36 +12,20 @@ of the reservation, the saved next id and every id on file.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import json
 import logging
 import sqlite3
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from abng.core import rows
 from abng.core.model import Session
 
 log = logging.getLogger("abng.core.store")
 
 ID_BLOCK = 1000
-_FIELDS = tuple(f.name for f in dataclasses.fields(Session))
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS sessions (id INTEGER PRIMARY KEY, data TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS history (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, id INTEGER NOT NULL, data TEXT NOT NULL);
-"""
-
-
-def encode(session: Session) -> str:
-    """One session as JSON (enums are ``str`` subclasses, so they encode as their value)."""
-    return json.dumps({name: getattr(session, name) for name in _FIELDS}, separators=(",", ":"))
-
-
-def decode(text: str) -> Session:
-    return Session.from_record(json.loads(text))
 
 
 @dataclass(slots=True)
@@ -63,7 +47,8 @@ class SessionStore:
         with self._db_lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            self._db.executescript(rows.schema())
+            rows.ensure_columns(self._db)
         self._dirty: dict[int, Session] = {}
         self._deleted: set[int] = set()
         self._history: list[Session] = []
@@ -78,13 +63,11 @@ class SessionStore:
     def load(self) -> Snapshot:
         with self._db_lock:
             meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
-            rows = self._db.execute("SELECT data FROM sessions ORDER BY id").fetchall()
-            hist = self._db.execute(
-                "SELECT data FROM history ORDER BY seq DESC LIMIT ?", (self.history_limit,)
-            ).fetchall()
+            live = self._db.execute(rows.SELECT_LIVE).fetchall()
+            hist = self._db.execute(rows.SELECT_HISTORY, (self.history_limit,)).fetchall()
             max_hist = self._db.execute("SELECT MAX(id) FROM history").fetchone()[0] or 0
-        sessions = [decode(r[0]) for r in rows]
-        history = [decode(r[0]) for r in reversed(hist)]
+        sessions = [rows.decode(r) for r in live]
+        history = [rows.decode(r) for r in reversed(hist)]
         max_id = max([s.id for s in sessions] + [max_hist])
         next_id = max(meta.get("next_id", 1), meta.get("reserved", 1), max_id + 1)
         self._reserved = meta.get("reserved", 1)
@@ -120,25 +103,25 @@ class SessionStore:
             if not self.pending and self._next_id is None:
                 return
             # Encode on the loop (sessions are mutated there); the disk work goes to a thread.
-            upserts = [(sid, encode(s)) for sid, s in self._dirty.items()]
-            deletes = [(sid,) for sid in self._deleted]
-            history = [(s.id, encode(s)) for s in self._history]
-            self._dirty, self._deleted, self._history = {}, set(), []
+            upserts, deletes, history = self._take()
             next_id = self._next_id
             await asyncio.to_thread(self._write, upserts, deletes, history, next_id)
 
-    def flush_sync(self) -> None:
-        upserts = [(sid, encode(s)) for sid, s in self._dirty.items()]
+    def _take(self) -> tuple[list[tuple[Any, ...]], list[tuple[int]], list[tuple[Any, ...]]]:
+        upserts = [rows.encode(s) for s in self._dirty.values()]
         deletes = [(sid,) for sid in self._deleted]
-        history = [(s.id, encode(s)) for s in self._history]
+        history = [rows.encode(s) for s in self._history]
         self._dirty, self._deleted, self._history = {}, set(), []
-        self._write(upserts, deletes, history, self._next_id)
+        return upserts, deletes, history
+
+    def flush_sync(self) -> None:
+        self._write(*self._take(), self._next_id)
 
     def _write(
         self,
-        upserts: list[tuple[int, str]],
+        upserts: list[tuple[Any, ...]],
         deletes: list[tuple[int]],
-        history: list[tuple[int, str]],
+        history: list[tuple[Any, ...]],
         next_id: int | None,
     ) -> None:
         with self._db_lock:
@@ -146,11 +129,11 @@ class SessionStore:
             db.execute("BEGIN")
             try:
                 if upserts:
-                    db.executemany("INSERT OR REPLACE INTO sessions (id, data) VALUES (?, ?)", upserts)
+                    db.executemany(rows.UPSERT_LIVE, upserts)
                 if deletes:
                     db.executemany("DELETE FROM sessions WHERE id = ?", deletes)
                 if history:
-                    db.executemany("INSERT INTO history (id, data) VALUES (?, ?)", history)
+                    db.executemany(rows.INSERT_HISTORY, history)
                     db.execute(
                         "DELETE FROM history WHERE seq <= (SELECT MAX(seq) FROM history) - ?",
                         (self.history_limit,),
@@ -187,11 +170,11 @@ class SessionStore:
     # ---- offline seeding (tests, benchmarks, migrations) ----------------------------------------
     def seed(self, sessions: Iterable[Session], history: Iterable[Session] = ()) -> int:
         """Write sessions straight to the file (abngd must not be running).  Returns next id."""
-        rows = [(s.id, encode(s)) for s in sessions]
-        hist = [(s.id, encode(s)) for s in history]
-        ids = [r[0] for r in rows] + [h[0] for h in hist]
+        live = [rows.encode(s) for s in sessions]
+        hist = [rows.encode(s) for s in history]
+        ids = [r[0] for r in live] + [h[0] for h in hist]
         with self._db_lock:
             cur = self._db.execute("SELECT value FROM meta WHERE key='next_id'").fetchone()
-        next_id = max([cur[0] if cur else 1, *(i + 1 for i in ids)])
-        self._write(rows, [], hist, next_id)
+        next_id: int = max([cur[0] if cur else 1, *(i + 1 for i in ids)])
+        self._write(live, [], hist, next_id)
         return next_id

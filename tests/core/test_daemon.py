@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from abng.core.model import SessionState, SessionType
+from abng.core.model import SessionState, SessionType, TerminateReason
 from abng.core.rpcclient import RpcError
 from tests.helpers.daemon import running_abngd, sample_session, seed_sessions, start_abngd
 
@@ -29,7 +29,7 @@ def test_restart_restores_sessions_and_sigterm_keeps_them(tmp_path: Path) -> Non
         sample_session(1),
         sample_session(2, SessionType.DHCP),
         sample_session(3, state=SessionState.STARTING),
-        sample_session(4, state=SessionState.TERMINATING, reason="admin_reset"),
+        sample_session(4, state=SessionState.TERMINATING, reason=TerminateReason.ADMIN_RESET),
     ]
     seeded[0].bytes_in = 5 << 32  # 64-bit counters survive
     with running_abngd(tmp_path, sessions=seeded) as d:
