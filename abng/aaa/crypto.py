@@ -93,7 +93,7 @@ def _ma_offset(buf: bytes | bytearray) -> int | None:
 
 def _sign_ma(buf: bytearray, secret: bytes) -> None:
     off = len(buf) - 16  # our placeholder is always last
-    buf[off:] = hmac.new(secret, bytes(buf), hashlib.md5).digest()
+    buf[off:] = hmac.digest(secret, bytes(buf), "md5")
 
 
 def build_access_request(ident: int, request_auth: bytes, secret: bytes, attrs: Iterable[Attribute]) -> bytes:
@@ -129,7 +129,7 @@ def _ma_ok(data: bytes, auth_field: bytes, secret: bytes, required: bool) -> boo
     buf = bytearray(data)
     buf[4:20] = auth_field
     buf[off : off + 16] = ZERO16
-    expected = hmac.new(secret, bytes(buf), hashlib.md5).digest()
+    expected = hmac.digest(secret, bytes(buf), "md5")
     return hmac.compare_digest(expected, data[off : off + 16])
 
 
