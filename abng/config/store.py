@@ -21,12 +21,10 @@ import contextlib
 import copy
 import fcntl
 import os
-import re
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -40,16 +38,27 @@ from abng.config.edit import (
     split_path,
     unified_diff,
 )
+from abng.config.files import (
+    ARCHIVE_KEEP,
+    Archive,
+    ArchiveEntry,
+    Meta,
+    atomic_write,
+    fsync_dir,
+    parse_meta,
+    remove_temporaries,
+    render,
+    utc_now_iso,
+)
 from abng.config.introspect import PathError
 from abng.config.schema import Config, ConfigIssue, ConfigLoadError, parse_yaml, validate_config
+
+__all__ = ["ARCHIVE_KEEP", "CommitResult", "ConfigError", "ConfigStore", "default_config_path"]
 
 RUNNING = "running-config.yaml"
 CANDIDATE = "candidate-config.yaml"
 ARCHIVE = "config-archive"
 LOCK = ".config.lock"
-ARCHIVE_KEEP = 50
-_ARCHIVE_RE = re.compile(r"^(\d{8}T\d{6}\.\d{6}Z)-g(\d+)\.yaml$")
-_HEADER_RE = re.compile(r"^# abng-([a-z]+): ?(.*)$")
 
 
 class ConfigError(Exception):
@@ -70,83 +79,21 @@ class CommitResult:
     committed: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class _Meta:
-    generation: int
-    timestamp: str
-    user: str | None
-    comment: str | None
-
-
 def default_config_path() -> Path:
     """The default configuration shipped inside the package."""
     return Path(str(resources.files("abng.config").joinpath("default.yaml")))
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _iso(ts: datetime) -> str:
-    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _one_line(text: str | None) -> str | None:
-    if text is None:
-        return None
-    return " ".join(text.split())[:200] or None
-
-
-def _render(meta: _Meta, data: dict[str, Any]) -> str:
-    head = [f"# abng-generation: {meta.generation}", f"# abng-timestamp: {meta.timestamp}"]
-    if meta.user:
-        head.append(f"# abng-user: {_one_line(meta.user)}")
-    if meta.comment:
-        head.append(f"# abng-comment: {_one_line(meta.comment)}")
-    return "\n".join(head) + "\n" + (dump_yaml(data) if data else "{}\n")
-
-
-def _parse_meta(text: str) -> _Meta:
-    fields: dict[str, str] = {}
-    for line in text.splitlines():
-        m = _HEADER_RE.match(line)
-        if m is None:
-            if line.startswith("#") or not line.strip():
-                continue
-            break
-        fields[m.group(1)] = m.group(2)
-    try:
-        generation = int(fields.get("generation", "0"))
-    except ValueError:
-        generation = 0
-    return _Meta(generation, fields.get("timestamp", ""), fields.get("user"), fields.get("comment"))
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a crash leaves either the old or the new file."""
-    tmp = path.with_name(f".{path.name}.tmp.{os.getpid()}.{threading.get_ident()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    try:
-        view = memoryview(text.encode("utf-8"))
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _issues(issues: list[ConfigIssue]) -> list[dict[str, str]]:
     return [i.to_dict() for i in issues]
+
+
+def _path_error(path: str | list[str], exc: PathError) -> ConfigError:
+    try:
+        dotted = ".".join(split_path(path))
+    except PathError:
+        dotted = str(path)
+    return ConfigError(str(exc), [{"path": dotted, "message": str(exc)}])
 
 
 class ConfigStore:
@@ -155,21 +102,20 @@ class ConfigStore:
     def __init__(
         self, config_dir: Path | str, default: Path | str | None = None, lock_timeout: float | None = 30.0
     ) -> None:
-        self.lock_timeout = lock_timeout
         self.config_dir = Path(config_dir)
-        self.archive_dir = self.config_dir / ARCHIVE
         self.running_path = self.config_dir / RUNNING
         self.candidate_path = self.config_dir / CANDIDATE
+        self.lock_timeout = lock_timeout
         self._default = Path(default) if default is not None else default_config_path()
         self._tlock = threading.RLock()
         self._stat: tuple[int, int, int] | None = None
         self._running_raw: dict[str, Any] = {}
         self._running: Config | None = None
-        self._meta = _Meta(0, "", None, None)
+        self._meta = Meta(0, "", None, None)
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        self.archive_dir.mkdir(exist_ok=True)
+        self.archive = Archive(self.config_dir / ARCHIVE)
         with self._locked():
-            self._cleanup_tmp()
+            remove_temporaries(self.config_dir, self.archive.directory)
             if not self.running_path.exists():
                 self._create_running()
             self._refresh()
@@ -203,21 +149,17 @@ class ConfigStore:
                 time.sleep(delay)
                 delay = min(delay * 2, 0.05)
 
-    def _cleanup_tmp(self) -> None:
-        for directory in (self.config_dir, self.archive_dir):
-            for tmp in directory.glob(".*.tmp.*"):
-                with contextlib.suppress(FileNotFoundError):
-                    tmp.unlink()
-
     def _create_running(self) -> None:
-        text = self._default.read_text(encoding="utf-8")
-        data = parse_yaml(text, str(self._default))
+        data = parse_yaml(self._default.read_text(encoding="utf-8"), str(self._default))
         config, issues = validate_config(data)
         if config is None:
             raise ConfigLoadError(issues, str(self._default))
-        meta = _Meta(0, _iso(_now()), None, f"initial configuration from {self._default.name}")
-        self._archive(meta, data)
-        atomic_write(self.running_path, _render(meta, data))
+        data = canonical(data)
+        # generation 0 on a fresh directory; after the archive's newest if running was removed
+        generation = self.archive.newest_generation() + 1
+        meta = Meta(generation, utc_now_iso(), None, f"initial configuration from {self._default.name}")
+        self.archive.add(meta, data)
+        atomic_write(self.running_path, render(meta, data))
 
     def _refresh(self) -> None:
         st = os.stat(self.running_path)
@@ -229,7 +171,10 @@ class ConfigStore:
         config, issues = validate_config(data)
         if config is None:
             raise ConfigLoadError(issues, str(self.running_path))
-        self._running_raw, self._running, self._meta, self._stat = data, config, _parse_meta(text), key
+        # A running file without our header was put there by hand: it counts as a generation
+        # newer than everything archived, so that the next commit archives it first.
+        meta = parse_meta(text, missing_generation=self.archive.newest_generation() + 1)
+        self._running_raw, self._running, self._meta, self._stat = data, config, meta, key
 
     def _read_candidate(self) -> dict[str, Any]:
         try:
@@ -238,49 +183,29 @@ class ConfigStore:
             return copy.deepcopy(self._running_raw)
         try:
             return parse_yaml(text, str(self.candidate_path))
-        except ConfigLoadError:
+        except ConfigLoadError:  # edited by hand into garbage: start again from running
             return copy.deepcopy(self._running_raw)
 
     def _write_candidate(self, data: dict[str, Any]) -> None:
         data = canonical(data)
         if data == self._running_raw:
-            with contextlib.suppress(FileNotFoundError):
-                self.candidate_path.unlink()
-                _fsync_dir(self.config_dir)
+            self._drop_candidate()
             return
         head = f"# candidate based on generation {self._meta.generation}\n"
         atomic_write(self.candidate_path, head + (dump_yaml(data) if data else "{}\n"))
 
-    # --- archive -----------------------------------------------------------------------------------
+    def _drop_candidate(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.candidate_path.unlink()
+            fsync_dir(self.config_dir)
 
-    def _archive_entries(self) -> list[tuple[int, str, Path]]:
-        """(generation, stamp, path), newest first."""
-        out = []
-        for p in self.archive_dir.iterdir():
-            m = _ARCHIVE_RE.match(p.name)
-            if m is not None:
-                out.append((int(m.group(2)), m.group(1), p))
-        out.sort(key=lambda e: (e[0], e[1]), reverse=True)
-        return out
+    def _rollback_entries(self) -> list[ArchiveEntry]:
+        entries = self.archive.upto(self._meta.generation)
+        if not entries or entries[0].generation != self._meta.generation:
+            entries.insert(0, ArchiveEntry(self._meta.generation, "", None))
+        return entries[:ARCHIVE_KEEP]
 
-    def _archive(self, meta: _Meta, data: dict[str, Any]) -> None:
-        stamp = meta.timestamp.replace("-", "").replace(":", "") or _iso(_now()).replace("-", "").replace(
-            ":", ""
-        )
-        atomic_write(self.archive_dir / f"{stamp}-g{meta.generation}.yaml", _render(meta, data))
-
-    def _visible_archive(self) -> list[tuple[int, str, Path]]:
-        current = self._meta.generation
-        entries = [e for e in self._archive_entries() if e[0] <= current]
-        seen: set[int] = set()
-        unique = []
-        for e in entries:
-            if e[0] not in seen:
-                seen.add(e[0])
-                unique.append(e)
-        return unique
-
-    # --- public API --------------------------------------------------------------------------------
+    # --- reading ---------------------------------------------------------------------------------
 
     @property
     def running(self) -> Config:
@@ -296,12 +221,13 @@ class ConfigStore:
             return self._meta.generation
 
     def running_dict(self) -> dict[str, Any]:
-        """The running configuration as written (only the keys that are set)."""
+        """The running configuration as written (only the keys that are set; not redacted)."""
         with self._locked():
             self._refresh()
             return copy.deepcopy(self._running_raw)
 
     def candidate_dict(self) -> dict[str, Any]:
+        """The candidate as written (the running configuration when nothing is staged)."""
         with self._locked():
             self._refresh()
             return self._read_candidate()
@@ -311,7 +237,7 @@ class ConfigStore:
         return self.running.model_dump(mode="json")
 
     def show(self, source: str = "running", section: str | list[str] | None = None) -> Any:
-        """A configuration (or one section of it) as written, not redacted."""
+        """A configuration (or one section of it) as written, not redacted; None if unset."""
         if source not in ("running", "candidate"):
             raise ConfigError(f"unknown source {source!r}: use running or candidate")
         data: Any = self.running_dict() if source == "running" else self.candidate_dict()
@@ -321,22 +247,43 @@ class ConfigStore:
             elif isinstance(data, list) and token.isdigit() and int(token) < len(data):
                 data = data[int(token)]
             else:
-                data = None
-            if data is None:
                 return None
         return data
 
+    def compare(self) -> str:
+        """Unified diff (YAML) from running to candidate; empty string when they are equal."""
+        with self._locked():
+            self._refresh()
+            return unified_diff(self._running_raw, self._read_candidate(), "running", "candidate")
+
+    def history(self) -> list[dict[str, Any]]:
+        """``[{n, generation, timestamp, comment, user}]``, newest (the running config) first."""
+        with self._locked():
+            self._refresh()
+            out = []
+            for n, e in enumerate(self._rollback_entries()):
+                meta = self._meta if e.path is None else parse_meta(e.path.read_text(encoding="utf-8"))
+                out.append(
+                    {"n": n, "generation": e.generation, "timestamp": meta.timestamp,
+                     "comment": meta.comment, "user": meta.user}
+                )  # fmt: skip
+            return out
+
+    # --- editing the candidate -------------------------------------------------------------------
+
     def set(self, path: str | list[str], value: object) -> Any:
-        """Set a value in the candidate; type errors at that path are refused at once."""
+        """Set a value in the candidate and return what was stored.
+
+        A value that breaks a rule of its own field (type, range, unknown key) is refused at
+        once; rules that involve other fields are checked by :meth:`commit`.
+        """
         with self._locked():
             self._refresh()
             data = self._read_candidate()
             try:
                 stored = set_value(data, path, value)
             except PathError as exc:
-                raise ConfigError(
-                    str(exc), [{"path": ".".join(split_path(path)), "message": str(exc)}]
-                ) from None
+                raise _path_error(path, exc) from None
             dotted = ".".join(split_path(path))
             _, issues = validate_config(data, cross=False)
             mine = [i for i in issues if i.path == dotted or i.path.startswith(dotted + ".")]
@@ -346,32 +293,52 @@ class ConfigStore:
             return stored
 
     def delete(self, path: str | list[str]) -> None:
+        """Remove a key, a list element or one value of a list from the candidate."""
         with self._locked():
             self._refresh()
             data = self._read_candidate()
             try:
                 delete_value(data, path)
             except PathError as exc:
-                raise ConfigError(
-                    str(exc), [{"path": ".".join(split_path(path)), "message": str(exc)}]
-                ) from None
+                raise _path_error(path, exc) from None
             self._write_candidate(data)
 
-    def compare(self) -> str:
-        """Unified diff (YAML) from running to candidate; empty string when they are equal."""
+    def discard(self) -> None:
+        """Drop every staged change."""
+        with self._locked():
+            self._drop_candidate()
+
+    def rollback(self, n: int) -> None:
+        """Load archived configuration ``n`` into the candidate (0 = running, D18)."""
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < ARCHIVE_KEEP:
+            raise ConfigError(
+                f"rollback takes 0..{ARCHIVE_KEEP - 1}", [{"path": "n", "message": "out of range"}]
+            )
         with self._locked():
             self._refresh()
-            return unified_diff(self._running_raw, self._read_candidate(), "running", "candidate")
+            entries = self._rollback_entries()
+            if n >= len(entries):
+                raise ConfigError(
+                    f"rollback {n} does not exist ({len(entries) - 1} previous configurations archived)",
+                    [{"path": "n", "message": "no such archived configuration"}],
+                )
+            path = entries[n].path
+            if n == 0 or path is None:
+                self._write_candidate(copy.deepcopy(self._running_raw))
+            else:
+                self._write_candidate(parse_yaml(path.read_text(encoding="utf-8"), str(path)))
 
-    def discard(self) -> None:
-        with self._locked(), contextlib.suppress(FileNotFoundError):
-            self.candidate_path.unlink()
-            _fsync_dir(self.config_dir)
+    # --- commit ----------------------------------------------------------------------------------
 
     def commit(
         self, comment: str | None = None, user: str | None = None, check: bool = False
     ) -> CommitResult:
-        """Validate the whole candidate and make it running; on any issue raise ConfigError."""
+        """Validate the whole candidate and make it running.
+
+        On any issue raise :class:`ConfigError` carrying every issue; running stays untouched.
+        ``check`` validates only.  A candidate equal to running commits nothing
+        (``committed=False``, same generation).
+        """
         with self._locked():
             self._refresh()
             old = self._running
@@ -384,73 +351,20 @@ class ConfigStore:
             if check or data == self._running_raw:
                 return CommitResult(self._meta.generation, changes, old, new, committed=False)
             current = self._meta
-            if not any(e[0] == current.generation for e in self._visible_archive()):
-                self._archive(
-                    current
-                    if current.timestamp
-                    else _Meta(current.generation, _iso(_now()), current.user, current.comment),
-                    self._running_raw,
+            if self._rollback_entries()[0].path is None:  # running not archived yet
+                stamp = current.timestamp or utc_now_iso()
+                self.archive.add(
+                    Meta(current.generation, stamp, current.user, current.comment), self._running_raw
                 )
-            meta = _Meta(current.generation + 1, _iso(_now()), user, comment)
-            for gen, _, p in self._archive_entries():  # leftovers of an interrupted commit
-                if gen >= meta.generation:
-                    p.unlink()
+            meta = Meta(current.generation + 1, utc_now_iso(), user, comment)
+            self.archive.drop_from(meta.generation)
             data = canonical(data)
-            self._archive(meta, data)
-            atomic_write(self.running_path, _render(meta, data))
+            # Order matters for crash safety: the archive entry first (ignored while running
+            # is older), then the atomic rename of running, then the clean-up.
+            self.archive.add(meta, data)
+            atomic_write(self.running_path, render(meta, data))
             with contextlib.suppress(FileNotFoundError):
                 self.candidate_path.unlink()
-            self._prune()
+            self.archive.prune()
             self._refresh()
             return CommitResult(meta.generation, changes, old, new)
-
-    def _prune(self) -> None:
-        for _, _, p in self._archive_entries()[ARCHIVE_KEEP:]:
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-        _fsync_dir(self.archive_dir)
-
-    def rollback(self, n: int) -> None:
-        """Load archived configuration ``n`` into the candidate (0 = running, D18)."""
-        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < ARCHIVE_KEEP:
-            raise ConfigError(
-                f"rollback takes 0..{ARCHIVE_KEEP - 1}", [{"path": "n", "message": "out of range"}]
-            )
-        with self._locked():
-            self._refresh()
-            if n == 0:
-                self._write_candidate(copy.deepcopy(self._running_raw))
-                return
-            entries = self._rollback_entries()
-            if n >= len(entries):
-                raise ConfigError(
-                    f"rollback {n} does not exist ({len(entries) - 1} previous configurations archived)",
-                    [{"path": "n", "message": "no such archived configuration"}],
-                )
-            path = entries[n][2]
-            assert path is not None
-            self._write_candidate(parse_yaml(path.read_text(encoding="utf-8"), str(path)))
-
-    def _rollback_entries(self) -> list[tuple[int, str, Path | None]]:
-        entries: list[tuple[int, str, Path | None]] = list(self._visible_archive())
-        if not entries or entries[0][0] != self._meta.generation:
-            entries.insert(0, (self._meta.generation, "", None))
-        return entries[:ARCHIVE_KEEP]
-
-    def history(self) -> list[dict[str, Any]]:
-        """``[{n, generation, timestamp, comment, user}]``, newest (the running config) first."""
-        with self._locked():
-            self._refresh()
-            out = []
-            for n, (gen, _, path) in enumerate(self._rollback_entries()):
-                meta = self._meta if path is None else _parse_meta(path.read_text(encoding="utf-8"))
-                out.append(
-                    {
-                        "n": n,
-                        "generation": gen,
-                        "timestamp": meta.timestamp,
-                        "comment": meta.comment,
-                        "user": meta.user,
-                    }
-                )
-            return out

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from abng.config.schema import Config
+from abng.config.schema import Config, ConfigLoadError
 from abng.config.store import ConfigError, ConfigStore
 
 
@@ -109,3 +109,81 @@ def test_running_file_is_yaml_with_header(store: ConfigStore) -> None:
     text = store.running_path.read_text()
     assert text.startswith("# abng-generation: 1\n")
     assert yaml.safe_load(text)["system"]["hostname"] == "one"
+
+
+def test_hand_edited_running_file_keeps_the_archive(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path)
+    for name in ("one", "two"):
+        store.set("system hostname", name)
+        store.commit()
+    data = yaml.safe_load(store.running_path.read_text())
+    data["system"]["hostname"] = "by-hand"
+    store.running_path.write_text(yaml.safe_dump(data))  # no header
+    store = ConfigStore(tmp_path)
+    assert store.running.system.hostname == "by-hand"
+    assert store.generation == 3
+    store.set("system hostname", "four")
+    assert store.commit().generation == 4
+    names = []
+    for n in range(5):
+        store.rollback(n)
+        names.append(store.candidate_dict()["system"]["hostname"])
+    assert names == ["four", "by-hand", "two", "one", "abng-lab"]
+
+
+def test_invalid_running_file_refused_with_issues(tmp_path: Path) -> None:
+    ConfigStore(tmp_path)
+    (tmp_path / "running-config.yaml").write_text("system: {hostname: x}\n")
+    with pytest.raises(ConfigLoadError) as info:
+        ConfigStore(tmp_path)
+    assert {i.path for i in info.value.issues} == {"interfaces"}
+
+
+def test_removed_running_file_recreated_after_the_archive(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path)
+    store.set("system hostname", "one")
+    store.commit()
+    store.running_path.unlink()
+    store = ConfigStore(tmp_path)
+    assert store.generation == 2 and store.running.system.hostname == "abng-lab"
+    store.rollback(1)
+    assert store.candidate_dict()["system"]["hostname"] == "one"
+
+
+def test_check_only_and_noop_commit(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path)
+    store.set("pppoe mtu", "1400")
+    result = store.commit(check=True)
+    assert not result.committed and result.changes == ["pppoe.mtu"] and result.generation == 0
+    assert store.running.pppoe.mtu == 1492 and store.compare() != ""
+    store.discard()
+    result = store.commit()
+    assert not result.committed and result.changes == [] and store.generation == 0
+
+
+def test_show_sections(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path)
+    assert store.show("running", "system hostname") == "abng-lab"
+    assert store.show("running", "api users 0 role") == "admin"
+    assert store.show("running", "radius") is None
+    store.set("radius nas_identifier", "bng")
+    assert store.show("candidate", "radius") == {"nas_identifier": "bng"}
+    assert store.effective_dict()["radius"]["nas_identifier"] == "AthenaBNG"
+    with pytest.raises(ConfigError):
+        store.show("startup")
+
+
+def test_lock_timeout(tmp_path: Path) -> None:
+    import fcntl
+    import os
+
+    store = ConfigStore(tmp_path, lock_timeout=0.2)
+    fd = os.open(tmp_path / ".config.lock", os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        # flock belongs to an open file description: the store's own open blocks, then times out
+        with pytest.raises(TimeoutError):
+            store.set("system hostname", "x")
+    finally:
+        os.close(fd)
+    store.set("system hostname", "x")
