@@ -12,6 +12,7 @@ import heapq
 import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from abng.access.dhcp.codec import DhcpMessage
 from abng.access.dhcp.options import RelayAgentInfo
@@ -68,13 +69,12 @@ class TimerKind(enum.Enum):
     HOLD = "hold"  # end of a DECLINE hold
 
 
-@dataclass(order=True, frozen=True, slots=True)
-class _Entry:
+class _Entry(NamedTuple):
     deadline: float
     seq: int
-    kind: TimerKind = field(compare=False)
-    ref: object = field(compare=False)
-    generation: int = field(compare=False)
+    kind: TimerKind
+    ref: object
+    generation: int
 
 
 class Deadlines:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from dataclasses import dataclass
 
@@ -41,7 +42,8 @@ def lease_options(config: DhcpServerConfig, lease_time: int) -> list[tuple[int, 
     ]
 
 
-def config_options(config: DhcpServerConfig) -> list[tuple[int, bytes]]:
+@functools.lru_cache(maxsize=16)
+def config_options(config: DhcpServerConfig) -> tuple[tuple[int, bytes], ...]:
     """Subnet mask /32, router, DNS, domain, and option 121 so /32 clients get a usable default route."""
     opts: list[tuple[int, bytes]] = [(Opt.SUBNET_MASK, HOST_MASK), (Opt.ROUTER, enc_ip(config.gateway))]
     if config.dns:
@@ -53,7 +55,7 @@ def config_options(config: DhcpServerConfig) -> list[tuple[int, bytes]]:
         default = ipaddress.IPv4Network("0.0.0.0/0")
         opts.append((Opt.CLASSLESS_ROUTES, encode_routes([(gw_net, 0), (default, config.gateway)])))
     opts.extend(config.extra_options)
-    return opts
+    return tuple(opts)
 
 
 def make_reply(
