@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import queue
+import re
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ log = logging.getLogger("abng.api.audit")
 
 _SENSITIVE = ("password", "secret", "hash", "token", "key", "passphrase")
 REDACTED = "********"
+_HASH_RE = re.compile(r"^\$2[abxy]?\$")
 
 
 def is_sensitive(name: str) -> bool:
@@ -29,16 +31,26 @@ def is_sensitive(name: str) -> bool:
     return any(word in low for word in _SENSITIVE)
 
 
+def _scrub(value: Any) -> Any:
+    if isinstance(value, dict):
+        return redact(value)
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, str) and _HASH_RE.match(value):
+        return REDACTED
+    return value
+
+
 def redact(params: dict[str, Any]) -> dict[str, Any]:
-    """Drop values whose name (or config path) looks secret; recurse into dicts."""
+    """Drop values whose name looks secret, recursing into dicts and lists; a config ``value``
+    is dropped whole when its ``path`` names a secret; bcrypt-looking strings always go."""
+    secret_path = is_sensitive(str(params.get("path", "")))
     out: dict[str, Any] = {}
     for k, v in params.items():
-        if is_sensitive(k):
+        if is_sensitive(k) or (secret_path and k == "value"):
             out[k] = REDACTED
-        elif isinstance(v, dict):
-            out[k] = redact(v)
         else:
-            out[k] = v
+            out[k] = _scrub(v)
     return out
 
 
