@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import platform
 import socket
 import sys
@@ -11,8 +13,8 @@ import abng
 from abng.core import errors as E
 from abng.core import params as P
 from abng.core.events import EventName
-from abng.core.model import TerminateReason
-from abng.core.rpc import Connection
+from abng.core.model import Session, TerminateReason
+from abng.core.rpc import Connection, Encoded
 
 if TYPE_CHECKING:
     from abng.core.daemon import Daemon
@@ -27,6 +29,18 @@ UNAVAILABLE = {
     "show.qos": ("qos", "per-subscriber QoS needs the dataplane, not yet implemented"),
     "request.radius.test": ("aaa", "RADIUS (AAA) is not wired into abngd yet"),
 }
+
+
+#: Longer lists are rendered in a worker thread so the loop keeps serving other clients.
+BIG_LIST = 2000
+
+
+def _render(items: list[Session], view: str, count: int | None) -> bytes:
+    """JSON of a session list (runs in a thread: reads fields of a snapshot list only)."""
+    if view == "rpc":
+        return json.dumps([s.to_rpc() for s in items], separators=(",", ":")).encode()
+    body = {"sessions": [s.to_rest() for s in items], "count": count}
+    return json.dumps(body, separators=(",", ":")).encode()
 
 
 def hostname(d: Daemon) -> str:
@@ -48,11 +62,15 @@ def install(d: Daemon) -> None:
     async def show_subscribers(params: dict[str, Any], conn: Connection) -> Any:
         filters, limit, offset = P.list_filters(params)
         items, _ = mgr.list(filters, limit, offset)
+        if len(items) > BIG_LIST:
+            return Encoded(await asyncio.to_thread(_render, items, "rpc", None))
         return [s.to_rpc() for s in items]
 
     async def subscribers_list(params: dict[str, Any], conn: Connection) -> Any:
         filters, limit, offset = P.list_filters(params)
         items, count = mgr.list(filters, limit, offset)
+        if len(items) > BIG_LIST:
+            return Encoded(await asyncio.to_thread(_render, items, "rest", count))
         return {"sessions": [s.to_rest() for s in items], "count": count}
 
     async def subscribers_get(params: dict[str, Any], conn: Connection) -> Any:

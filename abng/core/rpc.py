@@ -36,6 +36,22 @@ def encode(msg: dict[str, Any]) -> bytes:
     return json.dumps(msg, separators=(",", ":"), default=str).encode() + b"\n"
 
 
+class Encoded:
+    """A handler result already encoded as JSON bytes (big lists rendered off the loop)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+def result_line(ident: Any, result: Any) -> bytes:
+    if isinstance(result, Encoded):
+        tail = json.dumps(ident).encode()
+        return b'{"jsonrpc":"2.0","result":' + result.data + b',"id":' + tail + b"}\n"
+    return encode({"jsonrpc": "2.0", "result": result, "id": ident})
+
+
 def error_reply(ident: Any, err: RpcError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "error": err.to_json(), "id": ident}
 
@@ -53,9 +69,9 @@ class Connection:
         self.subscription: int | None = None
         self.peer = f"conn{server.accepted}"
 
-    async def send(self, msg: dict[str, Any]) -> None:
+    async def send(self, msg: dict[str, Any] | bytes) -> None:
         if not self.closed:
-            await self.queue.put(encode(msg))
+            await self.queue.put(msg if isinstance(msg, bytes) else encode(msg))
 
     def push_event(self, event: Event) -> None:
         """Bus listener: queue a notification or drop a subscriber that cannot keep up."""
@@ -204,7 +220,7 @@ class RpcServer:
         finally:
             conn.inflight.release()
 
-    async def dispatch(self, line: bytes, conn: Connection) -> dict[str, Any] | None:
+    async def dispatch(self, line: bytes, conn: Connection) -> dict[str, Any] | bytes | None:
         """One request line -> one reply (None for a notification)."""
         self.stats["requests"] += 1
         try:
@@ -239,7 +255,7 @@ class RpcServer:
             if err.code == E.INTERNAL_ERROR:
                 log.error("method %s failed: %r", method, exc, exc_info=exc)
             return None if notification else error_reply(ident, err)
-        return None if notification else {"jsonrpc": "2.0", "result": result, "id": ident}
+        return None if notification else result_line(ident, result)
 
 
 def to_rpc_error(exc: Exception) -> RpcError:

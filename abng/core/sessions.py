@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import logging
 import time
 from collections import Counter, deque
@@ -308,8 +309,12 @@ class SessionManager:
             f["type"] = SessionType(str(f["type"]).lower())
         if f.get("state") is not None:
             f["state"] = SessionState(f["state"])
-        matched = self.table.select(**{k: v for k, v in f.items() if v is not None})
+        f = {k: v for k, v in f.items() if v is not None}
         end = None if limit is None else offset + limit
+        if not f:  # no filter: page straight off the table
+            values = self.table.by_id.values()
+            return list(itertools.islice(values, offset, end)), len(self.table)
+        matched = self.table.select(**f)
         return matched[offset:end], len(matched)
 
     def summary(self) -> dict[str, int]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from abng.core import methods
 from abng.core.daemon import Daemon
 from abng.core.model import SessionType, TerminateReason
 from abng.core.rpcclient import RpcClient, RpcError
@@ -257,3 +258,16 @@ async def test_slow_subscriber_is_dropped_without_harming_others(daemon: Daemon)
     slow.close()
     async with RpcClient(daemon.paths.socket) as c:
         assert (await c.call("system.health"))["status"] == "ok"
+
+
+async def test_big_lists_rendered_in_thread(
+    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await seed(daemon, 6)
+    async with RpcClient(daemon.paths.socket) as c:
+        small_rpc = await c.call("show.subscribers")
+        small_rest = await c.call("subscribers.list", {"offset": 1})
+        monkeypatch.setattr(methods, "BIG_LIST", 2)
+        assert await c.call("show.subscribers") == small_rpc
+        assert await c.call("subscribers.list", {"offset": 1}) == small_rest
+        assert small_rest["count"] == 6 and len(small_rest["sessions"]) == 5
