@@ -10,6 +10,7 @@ Protocols other than LCP/PAP/CHAP/IPCP/IPv4 (IPv6CP included) get an LCP Protoco
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,13 @@ class PPPConfig:
             raise ValueError(f"auth_protocols must be a non-empty subset of {sorted(AUTH_PROTOCOLS)}")
         if not 64 <= self.mru <= 65535 or not 64 <= self.mtu <= 65535:
             raise ValueError("mru and mtu must be within 64..65535")
+
+    def with_max_payload(self, max_payload: int | None) -> PPPConfig:
+        """RFC 4638: when discovery agreed a PPP-Max-Payload above 1492 (``NewSession.max_payload``),
+        LCP may negotiate MRU/MTU up to it; otherwise the configured values stand."""
+        if max_payload is None or max_payload <= 1492:
+            return self
+        return dataclasses.replace(self, mru=max(self.mru, max_payload), mtu=max(self.mtu, max_payload))
 
     @property
     def fsm(self) -> FsmConfig:

@@ -1,7 +1,9 @@
 """AC-Cookie (RFC 2516 §5.2) that makes PADR spoofing useless (STYLE §6: no state before proof).
 
-cookie = version (1) || bucket (4, big-endian) || HMAC-SHA256(secret, version || bucket ||
-peer MAC || VLAN stack)[:16].  ``bucket = floor(now / lifetime)``; a cookie is valid for the
+cookie = version (1) || bucket (4) || nonce (4) || HMAC-SHA256(secret, version || bucket ||
+nonce || peer MAC || VLAN stack)[:16].  The nonce is a per-process counter: every PADO carries a
+different cookie, so a PADR repeating a cookie is recognisably a retransmission of *that*
+PADR (answered with the same PADS), while a client that restarts discovery gets a new session.  ``bucket = floor(now / lifetime)``; a cookie is valid for the
 current and the previous bucket, so between ``lifetime`` and ``2 * lifetime`` seconds.  The
 secret is per process (``secrets.token_bytes(32)`` at start-up): cookies do not survive a restart,
 clients simply send PADI again.
@@ -15,22 +17,24 @@ import struct
 from collections.abc import Sequence
 
 COOKIE_VERSION = 1
-COOKIE_LEN = 1 + 4 + 16
+COOKIE_LEN = 1 + 4 + 4 + 16
 MIN_SECRET_LEN = 16
 
 
-def _mac(secret: bytes, bucket: int, peer_mac: bytes, vlans: Sequence[int]) -> bytes:
-    msg = (
-        struct.pack("!BI", COOKIE_VERSION, bucket) + peer_mac + b"".join(struct.pack("!H", v) for v in vlans)
-    )
+def _mac(secret: bytes, bucket: int, nonce: int, peer_mac: bytes, vlans: Sequence[int]) -> bytes:
+    stack = b"".join(struct.pack("!H", v) for v in vlans)
+    msg = struct.pack("!BIIB", COOKIE_VERSION, bucket, nonce, len(vlans)) + peer_mac + stack
     return hmac.new(secret, msg, hashlib.sha256).digest()[:16]
 
 
-def make_cookie(secret: bytes, peer_mac: bytes, vlans: Sequence[int], now: float, lifetime: float) -> bytes:
+def make_cookie(
+    secret: bytes, peer_mac: bytes, vlans: Sequence[int], now: float, lifetime: float, nonce: int
+) -> bytes:
     if len(secret) < MIN_SECRET_LEN:
         raise ValueError(f"cookie secret must be at least {MIN_SECRET_LEN} bytes")
     bucket = int(now // lifetime) & 0xFFFFFFFF
-    return struct.pack("!BI", COOKIE_VERSION, bucket) + _mac(secret, bucket, peer_mac, vlans)
+    nonce &= 0xFFFFFFFF
+    return struct.pack("!BII", COOKIE_VERSION, bucket, nonce) + _mac(secret, bucket, nonce, peer_mac, vlans)
 
 
 def check_cookie(
@@ -39,8 +43,8 @@ def check_cookie(
     """None when the cookie is ours, for this MAC and VLAN stack, and fresh; else a drop reason."""
     if len(cookie) != COOKIE_LEN or cookie[0] != COOKIE_VERSION:
         return "bad_cookie"
-    (bucket,) = struct.unpack_from("!I", cookie, 1)
-    if not hmac.compare_digest(cookie[5:], _mac(secret, bucket, peer_mac, vlans)):
+    bucket, nonce = struct.unpack_from("!II", cookie, 1)
+    if not hmac.compare_digest(cookie[9:], _mac(secret, bucket, nonce, peer_mac, vlans)):
         return "bad_cookie"
     current = int(now // lifetime) & 0xFFFFFFFF
     if (current - bucket) & 0xFFFFFFFF > 1:

@@ -77,6 +77,7 @@ class DiscoveryServer:
         self._by_cookie: dict[bytes, int] = {}
         self._per_mac: dict[bytes, int] = {}
         self._next_id = MIN_SESSION_ID
+        self._nonce = 0
         self.counters: dict[str, int] = {}
         self._limiter = RateLimiter(
             config.padi_rate_per_mac,
@@ -146,7 +147,8 @@ class DiscoveryServer:
         if service is None:
             return self._drop("service_not_offered")  # §5.2: an AC that cannot serve stays silent
         cfg = self.config
-        cookie = make_cookie(cfg.cookie_secret, peer_mac, vlans, now, cfg.cookie_lifetime)
+        self._nonce += 1
+        cookie = make_cookie(cfg.cookie_secret, peer_mac, vlans, now, cfg.cookie_lifetime, self._nonce)
         tags = [(Tag.AC_NAME, cfg.ac_name.encode()), *self._echo_tags(pkt, service, self._max_payload(pkt))]
         tags.append((Tag.AC_COOKIE, cookie))
         self._count("tx_PADO")
