@@ -3,7 +3,8 @@
 cookie = version (1) || bucket (4) || nonce (4) || HMAC-SHA256(secret, version || bucket ||
 nonce || peer MAC || VLAN stack)[:16].  The nonce is a per-process counter: every PADO carries a
 different cookie, so a PADR repeating a cookie is recognisably a retransmission of *that*
-PADR (answered with the same PADS), while a client that restarts discovery gets a new session.  ``bucket = floor(now / lifetime)``; a cookie is valid for the
+PADR (answered with the same PADS), while a client that restarts discovery gets a new session.
+``bucket = floor(now / lifetime)``; a cookie is valid for the
 current and the previous bucket, so between ``lifetime`` and ``2 * lifetime`` seconds.  The
 secret is per process (``secrets.token_bytes(32)`` at start-up): cookies do not survive a restart,
 clients simply send PADI again.
