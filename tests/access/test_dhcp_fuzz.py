@@ -101,7 +101,11 @@ def test_fuzz_frames_arp_dhcp_server() -> None:
     rng = random.Random(0xAB4C)
     corpus = seeds()
     cfg = DhcpServerConfig(
-        server_mac=SERVER_MAC, gateway=ip("10.99.0.1"), default_pool="p", discover_burst=1000
+        server_mac=SERVER_MAC,
+        gateway=ip("10.99.0.1"),
+        default_pool="p",
+        discover_burst=1000,
+        contain_errors=False,
     )
     server = DhcpServer(cfg, [Ipv4Pool.from_range("p", "10.99.0.100", "10.99.1.250")])
     gateways = {ip_to_int("10.0.0.10"), ip_to_int("10.99.0.1")}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 
 import pytest
@@ -13,6 +14,7 @@ from abng.access.dhcp.events import (
     AddressConflict,
     AuthorizeRequest,
     Declined,
+    LeaseAborted,
     LeaseExpired,
     LeaseGranted,
     LeaseReleased,
@@ -45,6 +47,7 @@ CLIENT = bytes.fromhex("2ea6413aea23")
 
 
 def make_server(**kw: object) -> DhcpServer:
+    kw.setdefault("contain_errors", False)  # a bug must fail the test, not be contained
     cfg = DhcpServerConfig(
         server_mac=SERVER_MAC,
         gateway=GW,
@@ -426,3 +429,49 @@ def test_truncated_capture_frames_only_counted_drops() -> None:
                 server.handle_frame(raw[:cut], IFACE, 0.0)
     assert server.events() == [] and server.transmits() == []
     assert sum(v for k, v in server.counters.items() if k.startswith("drop_")) > 5000
+
+
+class FaultyPool(Ipv4Pool):
+    """Fault injection: releasing ``bad`` raises, as a bug deep in the lease path would."""
+
+    bad = ip("10.99.0.100")
+
+    def release(self, addr: int) -> None:
+        if addr == self.bad:
+            raise RuntimeError("injected fault")
+        super().release(addr)
+
+
+def test_bug_is_contained_to_one_client() -> None:
+    cfg = DhcpServerConfig(server_mac=SERVER_MAC, gateway=GW, default_pool="p")
+    server = DhcpServer(cfg, [FaultyPool.from_range("p", "10.99.0.100", "10.99.0.150")])
+    addr = bind(server, CLIENT)
+    mac2 = bytes.fromhex("020000000002")
+    addr2 = bind(server, mac2)
+    server.handle_frame(client_frame(MessageType.RELEASE, ciaddr=addr, server_id=GW, dst_ip=GW), IFACE, 5.0)
+    aborted = one(server.events(), LeaseAborted)
+    assert isinstance(aborted, LeaseAborted)
+    assert aborted.had_lease and aborted.reason == "nas_error" and "injected fault" in aborted.error
+    assert server.transmits() == []
+    assert server.counters["internal_error"] == 1 and server.bindings.get((IFACE, CLIENT)) is None
+    # everyone else carries on
+    server.handle_frame(client_frame(MessageType.REQUEST, mac2, ciaddr=addr2, dst_ip=GW), IFACE, 6.0)
+    assert reply(one(server.transmits(), Transmit)).message_type is MessageType.ACK  # type: ignore[arg-type]
+    strict = DhcpServer(
+        dataclasses.replace(cfg, contain_errors=False),
+        [FaultyPool.from_range("p", "10.99.0.100", "10.99.0.150")],
+    )
+    addr = bind(strict, CLIENT)
+    with pytest.raises(RuntimeError):
+        strict.handle_frame(
+            client_frame(MessageType.RELEASE, ciaddr=addr, server_id=GW, dst_ip=GW), IFACE, 5.0
+        )
+
+
+def test_nak_rate_limited_per_mac() -> None:
+    server = make_server(discover_burst=3, discover_rate=0.01)
+    for _ in range(10):
+        server.handle_frame(
+            client_frame(MessageType.REQUEST, requested=ip("10.99.0.120"), server_id=GW), IFACE, 0.0
+        )
+    assert len(server.transmits()) == 3 and server.counters["drop_nak_rate"] == 7

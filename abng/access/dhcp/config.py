@@ -38,6 +38,7 @@ class DhcpServerConfig:
     discover_burst: int = 5  # per-MAC DISCOVER token bucket: burst ...
     discover_rate: float = 0.5  # ... refilled at this many per second
     max_rate_entries: int = 65536  # bound of the per-MAC rate table
+    contain_errors: bool = True  # STYLE §5; tests set False so that bugs surface
     extra_options: tuple[tuple[int, bytes], ...] = field(default_factory=tuple)
 
     @property

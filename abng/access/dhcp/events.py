@@ -90,6 +90,19 @@ class Declined:
 
 
 @dataclass(frozen=True, slots=True)
+class LeaseAborted:
+    """A bug while handling this client (STYLE §5): its binding is gone, nothing was sent.
+    When ``had_lease`` end the session (reason nas_error); the error is counted too."""
+
+    mac: str
+    ip: str
+    access_interface: str
+    had_lease: bool
+    error: str
+    reason: Literal["nas_error"] = "nas_error"
+
+
+@dataclass(frozen=True, slots=True)
 class PoolExhausted:
     pool: str
     mac: str
@@ -112,6 +125,7 @@ DhcpEvent = (
     | LeaseRenewed
     | LeaseReleased
     | LeaseExpired
+    | LeaseAborted
     | Declined
     | PoolExhausted
     | AddressConflict

@@ -34,6 +34,7 @@ from abng.access.dhcp.leases import (
     BindingTable,
     ClientKey,
     Deadlines,
+    MacRateLimiter,
     PendingAuth,
     TimerKind,
 )
@@ -54,10 +55,13 @@ class LifecycleMixin:
     _tx: list[Transmit]
     _pending: dict[int, PendingAuth]
     _pending_by_client: dict[ClientKey, int]
+    _nak_rate: MacRateLimiter
+    _now: float = 0.0
 
     # ------------------------------------------------------------------ REQUEST
 
     def _request(self, msg: DhcpMessage, ctx: RequestContext, client: ClientKey, now: float) -> None:
+        self._now = now
         binding = self.bindings.get(client)
         server_id = msg.ip_option(Opt.SERVER_ID)
         requested = msg.ip_option(Opt.REQUESTED_IP)
@@ -88,6 +92,9 @@ class LifecycleMixin:
         self._ack(msg, ctx, binding, now)
 
     def _nak(self, msg: DhcpMessage, ctx: RequestContext, why: str) -> None:
+        if not self._nak_rate.allow(msg.chaddr, self._now):
+            self.counters["drop_nak_rate"] += 1
+            return
         self._tx.append(make_reply(self.config, msg, ctx, MessageType.NAK, message=why))
         self.counters["tx_nak"] += 1
 
@@ -174,10 +181,10 @@ class LifecycleMixin:
         self._deadlines.push(deadline, TimerKind.BINDING, binding.key, binding.generation)
 
     def _drop_binding(self, binding: Binding) -> None:
-        self.bindings.remove(binding)
-        binding.generation += 1
         if binding.pool is not None:
             self.pools[binding.pool].release(binding.ip)
+        self.bindings.remove(binding)
+        binding.generation += 1
 
     def _live(self, kind: TimerKind, ref: object, generation: int, deadline: float) -> bool:
         if kind is TimerKind.BINDING:

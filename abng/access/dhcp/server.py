@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from abng.access.arp import int_to_ip, ip_to_int
 from abng.access.dhcp.codec import BOOTREQUEST, DhcpMessage, parse_message
@@ -26,6 +27,7 @@ from abng.access.dhcp.events import (
     AddressConflict,
     AuthorizeRequest,
     DhcpEvent,
+    LeaseAborted,
     PoolExhausted,
     Transmit,
 )
@@ -59,6 +61,7 @@ class DhcpServer(LifecycleMixin):
         self._holds: dict[int, float] = {}  # DECLINEd address -> end of hold
         self._deadlines = Deadlines()
         self._rate = MacRateLimiter(config.discover_burst, config.discover_rate, config.max_rate_entries)
+        self._nak_rate = MacRateLimiter(config.discover_burst, config.discover_rate, config.max_rate_entries)
         self._keys = itertools.count(1)
         self._events: list[DhcpEvent] = []
         self._tx: list[Transmit] = []
@@ -94,6 +97,57 @@ class DhcpServer(LifecycleMixin):
         self.handle_message(msg, access_interface, pkt.frame.tags, pkt.frame.src, pkt.ip.dst, now)
 
     def handle_message(
+        self,
+        msg: DhcpMessage,
+        access_interface: str,
+        tags: tuple[VlanTag, ...],
+        src_mac: bytes,
+        dst_ip: int,
+        now: float,
+    ) -> None:
+        """A decoded message (for callers that parsed the frame themselves)."""
+        client: ClientKey = (access_interface, msg.chaddr)
+        self._contained(client, self._dispatch, msg, access_interface, tags, src_mac, dst_ip, now)
+
+    def _contained(self, client: ClientKey, fn: Callable[..., object], *args: Any) -> None:
+        """STYLE §5: a bug while handling one client drops that client (LeaseAborted), discards
+        whatever it was about to send, is counted, and everyone else carries on."""
+        n_tx, n_ev = len(self._tx), len(self._events)
+        try:
+            fn(*args)
+        except Exception as exc:
+            del self._tx[n_tx:]
+            del self._events[n_ev:]
+            self.counters["internal_error"] += 1
+            self._abort_client(client, f"{type(exc).__name__}: {exc}")
+            if not self.config.contain_errors:
+                raise
+
+    def _abort_client(self, client: ClientKey, error: str) -> None:
+        pending_key = self._pending_by_client.pop(client, None)
+        if pending_key is not None:
+            self._pending.pop(pending_key, None)
+        binding = self.bindings.get(client)
+        if binding is None:
+            return
+        self.bindings.remove(binding)
+        binding.generation += 1
+        if binding.pool is not None:
+            try:
+                self.pools[binding.pool].release(binding.ip)
+            except Exception:
+                self.counters["internal_error_release"] += 1
+        self._events.append(
+            LeaseAborted(
+                format_mac(binding.mac),
+                int_to_ip(binding.ip),
+                binding.access_interface,
+                binding.state is BindingState.BOUND,
+                error,
+            )
+        )
+
+    def _dispatch(
         self,
         msg: DhcpMessage,
         access_interface: str,
@@ -214,23 +268,38 @@ class DhcpServer(LifecycleMixin):
         """The AAA answer for ``AuthorizeRequest.key``.  ``ip`` is RADIUS Framed-IP-Address;
         else an address is taken from ``pool`` (or the default pool).  Returns True when an
         OFFER went out.  An unknown/expired key is ignored (the client will retransmit)."""
-        pending = self._pending.pop(key, None)
+        pending = self._pending.get(key)
         if pending is None:
             self.counters["auth_answer_stale"] += 1
             return False
+        if pool is not None and pool not in self.pools:
+            raise ValueError(f"unknown pool {pool!r}")  # the caller maps AAA pool names
+        n_tx = len(self._tx)
+        self._contained(pending.client, self._authorized, pending, ok, now, ip, pool, lease_time, attrs)
+        return len(self._tx) > n_tx
+
+    def _authorized(
+        self,
+        pending: PendingAuth,
+        ok: bool,
+        now: float,
+        ip: str | int | None,
+        pool: str | None,
+        lease_time: int | None,
+        attrs: Mapping[str, object] | None,
+    ) -> None:
+        del self._pending[pending.key]
         del self._pending_by_client[pending.client]
         if not ok:
             self.counters["auth_rejected"] += 1
-            return False
+            return
         existing = self.bindings.get(pending.client)
         if existing is not None:  # restored meanwhile: keep what the client has
             self._send_offer(pending.request, pending.ctx, existing)
-            return True
-        if pool is not None and pool not in self.pools:
-            raise ValueError(f"unknown pool {pool!r}")  # the caller maps AAA pool names
+            return
         address = self._choose_address(pending, ip, pool)
         if address is None:
-            return False
+            return
         addr, pool_name = address
         lt = self._clamp_lease(lease_time)
         binding = Binding(
@@ -249,7 +318,6 @@ class DhcpServer(LifecycleMixin):
         self.bindings.add(binding)
         self._arm_binding(binding, binding.expires_at)
         self._send_offer(pending.request, pending.ctx, binding)
-        return True
 
     def _choose_address(
         self, pending: PendingAuth, ip: str | int | None, pool: str | None
