@@ -21,6 +21,8 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from abng.config.types import format_of
+
 LEAF_KINDS = ("bool", "int", "float", "string", "ipv4", "ipv4-network", "enum")
 
 
@@ -34,26 +36,30 @@ def _root() -> type[BaseModel]:
     return Config
 
 
-def _unwrap(tp: Any) -> tuple[Any, bool]:
-    """Strip Annotated and Optional; return (type, nullable)."""
+def _unwrap(tp: Any) -> tuple[Any, bool, list[Any]]:
+    """Strip Annotated and Optional; return (type, nullable, Annotated metadata)."""
     nullable = False
+    metadata: list[Any] = []
     while True:
         origin = typing.get_origin(tp)
         if origin is typing.Annotated:
-            tp = typing.get_args(tp)[0]
+            args = typing.get_args(tp)
+            for meta in args[1:]:
+                metadata.extend(meta.metadata if isinstance(meta, FieldInfo) else [meta])
+            tp = args[0]
         elif origin in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(tp) if a is not type(None)]
             nullable = nullable or len(args) != len(typing.get_args(tp))
             if len(args) != 1:
-                return tp, nullable
+                return tp, nullable, metadata
             tp = args[0]
         else:
-            return tp, nullable
+            return tp, nullable, metadata
 
 
 def type_node(tp: Any) -> dict[str, Any]:
     """Describe a type annotation (without field metadata)."""
-    tp, nullable = _unwrap(tp)
+    tp, nullable, metadata = _unwrap(tp)
     origin = typing.get_origin(tp)
     node: dict[str, Any]
     if isinstance(tp, type) and issubclass(tp, BaseModel):
@@ -77,12 +83,16 @@ def type_node(tp: Any) -> dict[str, Any]:
     else:
         node = {"kind": "string"}
     node["nullable"] = nullable
+    node.update(_constraints(metadata))
+    label = format_of(metadata)
+    if label is not None:
+        node["format"] = label
     return node
 
 
-def _constraints(info: FieldInfo) -> dict[str, Any]:
+def _constraints(metadata: list[Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for meta in info.metadata:
+    for meta in metadata:
         for attr in ("ge", "le", "gt", "lt", "min_length", "max_length", "pattern"):
             value = getattr(meta, attr, None)
             if value is not None:
@@ -116,7 +126,10 @@ def field_node(name: str, info: FieldInfo) -> dict[str, Any]:
         default=_default(info),
         secret=bool(extra.get("secret", False)),
     )
-    node.update(_constraints(info))
+    node.update(_constraints(info.metadata))
+    label = format_of(info.metadata)
+    if label is not None:
+        node["format"] = label
     return node
 
 

@@ -100,8 +100,8 @@ class System(Section):
 class Config(Section):
     """The whole configuration file."""
 
-    system: System = field(description="System identity and logging (required)")
-    interfaces: Interfaces = field(description="Physical interfaces (required)")
+    system: System = field(description="System identity, logging and dataplane choice")
+    interfaces: Interfaces = field(description="Interfaces the BNG uses")
     demux: Demux = field(default_factory=Demux, description="VLAN demultiplexer")
     pppoe: PPPoE = field(default_factory=PPPoE, description="PPPoE server")
     dhcp: DHCP = field(default_factory=DHCP, description="Built-in DHCP server (IPoE)")

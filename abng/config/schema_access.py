@@ -195,7 +195,8 @@ class LocalSubscriber(Section):
 class Pool(Section):
     network: IPv4Network = field(description="Network of the pool, e.g. 100.64.0.0/24")
     range: str | None = field(
-        None, description="Assignable addresses 'start-end' inside network; default all hosts but gateway"
+        None,
+        description="Assignable addresses 'first-last' in network; default all hosts (never the gateway)",
     )
     gateway: IPv4Address | None = field(None, description="Gateway address; default the network's first host")
     dns: list[IPv4Address] = field(

@@ -179,3 +179,27 @@ FwMark = Annotated[str, BeforeValidator(_fwmark)]
 Mac = Annotated[str, AfterValidator(_mac)]
 BcryptHash = Annotated[str, AfterValidator(_bcrypt)]
 Text = Annotated[str, AfterValidator(_no_surrounding_space)]
+
+
+#: Human names of the value formats above, for the CLI's help and the generated docs.
+FORMATS: dict[Any, str] = {
+    _ifname: "interface name (1-15 chars)",
+    _hostname: "host name",
+    _host: "IPv4 address or host name",
+    _name: "name [A-Za-z0-9_]{1,64}",
+    _rate: "rate: bps or '<n>kbit|mbit|gbit'",
+    _vlan_range: "VLAN range 'start-end' (1-4094)",
+    _duration_ms: "duration like '20ms'",
+    _fwmark: "firewall mark like '0x64'",
+    _mac: "MAC aa:bb:cc:dd:ee:ff",
+    _bcrypt: "bcrypt hash",
+}
+
+
+def format_of(metadata: Any) -> str | None:
+    """The human format name carried by a validator in ``metadata`` (an iterable), if any."""
+    for meta in metadata:
+        label = FORMATS.get(getattr(meta, "func", None))
+        if label is not None:
+            return label
+    return None
