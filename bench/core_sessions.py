@@ -59,8 +59,9 @@ def start_and_measure(base: Path, label: str) -> tuple[object, dict[str, float]]
     t0 = time.perf_counter()
     d = start_abngd(base / "etc", base / "run", base / "var", timeout=120, log_path=base / f"{label}.log")
     ready = time.perf_counter() - t0
-    m = re.findall(r"sessions restored in ([0-9.]+) s", d.log())
-    return d, {"ready_s": ready, "restore_s": float(m[-1]) if m else float("nan")}
+    m = re.findall(r"sessions restored in ([0-9.]+) s \(cpu ([0-9.]+) s\)", d.log())
+    wall, cpu = (float(m[-1][0]), float(m[-1][1])) if m else (float("nan"), float("nan"))
+    return d, {"ready_s": round(ready, 2), "restore_s": wall, "restore_cpu_s": cpu}
 
 
 def main() -> None:
@@ -69,7 +70,7 @@ def main() -> None:
     ap.add_argument("--calls", type=int, default=2000)
     args = ap.parse_args()
     n = args.sessions
-    res: dict[str, object] = {"machine": machine(), "sessions": n}
+    res: dict[str, object] = {"machine": machine(), "sessions": n, "loadavg_before": os.getloadavg()}
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         t0 = time.perf_counter()
@@ -115,6 +116,7 @@ def main() -> None:
             res["rss_restart_mb"] = round(rss_mb(d2.process.pid), 1)
         finally:
             d2.stop()
+    res["loadavg_after"] = os.getloadavg()
     print(json.dumps(res, indent=2))
 
 
