@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import struct
+from pathlib import Path
 
 import pytest
 
@@ -199,3 +200,8 @@ def test_mermaid_lists_every_transition_target() -> None:
     assert "OPENED --> STOPPING: RTR / tld,zrc,sta" in text
     for state in State:
         assert state.name in text
+
+
+def test_docs_diagram_is_generated_from_the_table() -> None:
+    doc = Path(__file__).resolve().parents[2] / "docs" / "ppp.md"
+    assert mermaid() in doc.read_text()

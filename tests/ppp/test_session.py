@@ -391,3 +391,24 @@ def test_max_configure_without_answer() -> None:
         sess.handle_timer(now)
     assert len(first) + len(sess.take_output()) == sess.config.max_configure
     assert sess.take_events() == [SessionDown("negotiation_failed"), LinkFinished()]
+
+
+def test_protocol_reject_of_ipcp_ends_the_session() -> None:
+    pair = Pair(SERVER, CLIENT)
+    pair.start()
+    rejected = control_frame(PROTO_IPCP, Code.CONF_REQ, 1, b"")
+    pair.server.receive(control_frame(PROTO_LCP, Code.PROTO_REJ, 3, rejected), pair.now)
+    pair.pump()
+    pair.advance(10)
+    assert SessionDown("protocol_rejected") in pair.s_events
+    assert LinkFinished() in pair.s_events
+
+
+def test_ipcp_never_answered_ends_the_session() -> None:
+    pair = Pair(PPPConfig(gateway_ip="100.64.0.1", max_configure=4), CLIENT)
+    pair.drop_to_server = lambda p: p[:2] == b"\x80\x21"
+    pair.start()
+    pair.advance(60)
+    assert codes(pair.to_client, PROTO_IPCP).count(Code.CONF_REQ) == 4
+    assert SessionDown("negotiation_failed") in pair.s_events
+    assert not any(isinstance(e, SessionUp) for e in pair.s_events)
