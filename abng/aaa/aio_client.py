@@ -116,7 +116,7 @@ class RadiusClient:
         try:
             return await fut
         finally:
-            if self._futures.pop(handle, None) is not None and not fut.done():
+            if self._futures.pop(handle, None) is not None:  # no event delivered: caller went away
                 self.machine.cancel(handle, loop.time())
                 self._pump()
 

@@ -25,6 +25,7 @@ the integrator's callback refused                      506 Resources-Unavailable
 
 from __future__ import annotations
 
+import ipaddress
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -102,7 +103,8 @@ class CoaMachine:
         """``clients``: allowed source address -> shared secret."""
         self.clients = dict(clients)
         self.lookup = lookup
-        self.nas_identifier, self.nas_ip_address = nas_identifier, nas_ip_address
+        self._nas_id = nas_identifier.encode() if nas_identifier is not None else None
+        self._nas_ip = ipaddress.IPv4Address(nas_ip_address).packed if nas_ip_address else None
         self.dup_window = dup_window
         self.dictionary = dictionary or default_dictionary()
         self._cache: OrderedDict[tuple[str, int, int, bytes], tuple[float, bytes | None]] = OrderedDict()
@@ -162,18 +164,24 @@ class CoaMachine:
         """An Error-Cause, or (session, rate_down, rate_up, overhead_profile)."""
         ident: dict[str, str] = {}
         changes: dict[int, bytes] = {}
+        nas_id = nas_ip = None
         for a in pkt.attributes:
-            if a.key in _IDENT:
-                ident.setdefault(_IDENT[a.key], _text(a))
-            elif a.key == _SERVICE_TYPE:
+            k = (a.vendor, a.type)
+            if k == (0, 32):
+                nas_id = a.value
+            elif k == (0, 4):
+                nas_ip = a.value
+            elif k in _IDENT:
+                ident.setdefault(_IDENT[k], _text(a))
+            elif k == _SERVICE_TYPE:
                 return 405
-            elif a.key in _RATE_KEYS and pkt.code == Code.COA_REQUEST:
+            elif k in _RATE_KEYS and pkt.code == Code.COA_REQUEST:
                 changes[a.type] = a.value
-            elif a.key not in _IGNORED:
+            elif k not in _IGNORED:
                 return 401
         if not ident:
             return 402
-        if self._mismatch(pkt):
+        if self._mismatch(nas_id, nas_ip):
             return 403
         sessions = self.lookup(SessionQuery(**ident))
         if not sessions:
@@ -195,12 +203,10 @@ class CoaMachine:
         profile = changes[3].decode(errors="replace") if 3 in changes else None
         return (session, down, up, profile)
 
-    def _mismatch(self, pkt: Packet) -> bool:
-        nas_id = pkt.first("NAS-Identifier", self.dictionary)
-        if nas_id is not None and self.nas_identifier is not None and nas_id != self.nas_identifier:
+    def _mismatch(self, nas_id: bytes | None, nas_ip: bytes | None) -> bool:
+        if nas_id is not None and self._nas_id is not None and nas_id != self._nas_id:
             return True
-        nas_ip = pkt.first("NAS-IP-Address", self.dictionary)
-        return nas_ip is not None and self.nas_ip_address is not None and nas_ip != self.nas_ip_address
+        return nas_ip is not None and self._nas_ip is not None and nas_ip != self._nas_ip
 
     def _finish(self, pending: _Pending, error_cause: int) -> bytes:
         req = pending.request

@@ -196,3 +196,73 @@ async def test_stops_spooled_when_all_down_then_delivered_once(tmp_path: Path) -
         await acct.close()
         await client.close()
         spool.close()
+
+
+async def test_many_concurrent_requests_use_more_sockets_and_leak_nothing(tmp_path: Path) -> None:
+    with freeradius_server(tmp_path, USERS) as srv:
+        cfg = RadiusConfig(
+            servers=(RadiusServerConfig("127.0.0.1", "testing123", srv.auth_port, srv.acct_port),),
+            timeout=2.0,
+            retries=5,  # FreeRADIUS -X is slow: the kernel drops part of a 600-datagram burst
+            max_sockets=2,
+        )
+        client = RadiusClient(cfg)
+        try:
+            attrs = [("User-Name", "nobody"), ("Acct-Status-Type", "Start")]
+            replies = await asyncio.gather(*(client.accounting_request(attrs) for _ in range(600)))
+            assert len(replies) == 600 and client.machine.stats["queued"] == 600 - 512
+            assert client.socket_count == 2 and client.machine.in_flight == 0
+            # a cancelled caller releases its id
+            task = asyncio.ensure_future(client.accounting_request(attrs))
+            await asyncio.sleep(0)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+            assert client.machine.in_flight == 0
+        finally:
+            await client.close()
+
+
+async def test_interims_are_scheduled_and_spool_resender_runs(tmp_path: Path) -> None:
+    acct_port = free_udp_port()
+    auth_port = free_udp_port()
+    cfg = RadiusConfig(
+        servers=(RadiusServerConfig("127.0.0.1", "testing123", auth_port, acct_port),),
+        timeout=0.2,
+        retries=0,
+        spool_retry_interval=0.2,
+    )
+    client = RadiusClient(cfg)
+    spool = AcctSpool(tmp_path / "spool.db")
+    refreshed: list[int] = []
+
+    async def refresh(s: Session) -> None:
+        s.bytes_in += 1000
+        refreshed.append(s.id)
+
+    acct = Accounting(client, spool, refresh_counters=refresh)
+    try:
+        assert not await acct.stop(_session(7), TerminateReason.LOST_CARRIER)
+        with freeradius_server(tmp_path, USERS, auth_port=auth_port, acct_port=acct_port) as srv:
+            acct.start_background()
+            s = _session(8, interim_interval=1)
+            assert await acct.start(s)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + 10
+            while loop.time() < deadline:
+                kinds = [r["Acct-Status-Type"] for r in srv.detail_records()]
+                if kinds.count("Interim-Update") >= 2 and "Stop" in kinds:
+                    break
+                await asyncio.sleep(0.1)
+            await acct.stop(s, TerminateReason.USER_REQUEST)
+            recs = srv.detail_records()
+        kinds = [(r["Acct-Session-Id"], r["Acct-Status-Type"]) for r in recs]
+        assert kinds.count(("abng-1764864000-7", "Stop")) == 1
+        assert kinds.count(("abng-1764864000-8", "Interim-Update")) >= 2
+        assert kinds[-1] == ("abng-1764864000-8", "Stop")
+        assert 7 in refreshed and refreshed.count(8) >= 3
+        assert spool.count() == 0
+    finally:
+        await acct.close()
+        await client.close()
+        spool.close()
