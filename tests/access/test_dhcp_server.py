@@ -176,7 +176,7 @@ def test_bngblaster_option82_keep_and_insert() -> None:
         assert echoed is not None and echoed.circuit_id == b"trunk0.100.7 eth 0:1"  # RFC 3046 echo
         server.handle_frame(frames[4], IFACE, 0.5)  # REQUEST selecting, server id 10.0.0.10
         assert server.transmits() == []  # not our server identifier
-        assert server.counters["request_other_server"] == 1
+        assert server.counters["request_selecting_other"] == 1
         assert len(server.bindings) == 0  # offer withdrawn
 
 

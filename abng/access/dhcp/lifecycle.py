@@ -1,13 +1,6 @@
 """Bound-lease half of the DHCP server: REQUEST, DECLINE, RELEASE, INFORM, timers, restore.
 
-RFC 2131 §4.3.2 distinguishes the REQUEST states by what the client fills in:
-
-    state        server-id   requested-ip   ciaddr   reply when we hold the binding
-    SELECTING    ours        offered IP     0        ACK (LeaseGranted) / NAK on mismatch
-    SELECTING    other       any            0        nothing; our offer is withdrawn
-    INIT-REBOOT  absent      its old IP     0        ACK / NAK on mismatch; silent if unknown
-    RENEWING     absent      absent         its IP   ACK (unicast) / NAK; silent if unknown
-    REBINDING    absent      absent         its IP   same, request was broadcast
+REQUEST decisions come from :data:`abng.access.dhcp.table.REQUEST_TABLE` (RFC 2131 §4.3.2).
 """
 
 from __future__ import annotations
@@ -41,6 +34,7 @@ from abng.access.dhcp.leases import (
 from abng.access.dhcp.options import MessageType, Opt, RelayAgentInfo
 from abng.access.dhcp.pool import Ipv4Pool
 from abng.access.dhcp.replies import RequestContext, make_reply
+from abng.access.dhcp.table import REQUEST_TABLE, Action, Held, ReqState
 from abng.access.frames import VlanTag, format_mac, parse_mac
 
 
@@ -65,31 +59,35 @@ class LifecycleMixin:
         binding = self.bindings.get(client)
         server_id = msg.ip_option(Opt.SERVER_ID)
         requested = msg.ip_option(Opt.REQUESTED_IP)
-        if server_id is not None:  # SELECTING
-            if server_id != self.config.identifier:
-                if binding is not None and binding.state is BindingState.OFFERED:
-                    self._drop_binding(binding)
-                self.counters["request_other_server"] += 1
-                return
+        if server_id is not None:
+            state = ReqState.SELECTING if server_id == self.config.identifier else ReqState.SELECTING_OTHER
             wanted = requested if requested is not None else msg.ciaddr
-        elif msg.ciaddr == 0:  # INIT-REBOOT
+        elif msg.ciaddr == 0:
             if requested is None:
                 self.counters["drop_request_no_address"] += 1
                 return
-            wanted = requested
-        else:  # RENEWING (unicast) or REBINDING (broadcast)
+            state, wanted = ReqState.INIT_REBOOT, requested
+        else:
+            state = ReqState.REBINDING if ctx.dst_ip == 0xFFFFFFFF else ReqState.RENEWING
             wanted = msg.ciaddr
-            self.counters["request_rebinding" if ctx.dst_ip == 0xFFFFFFFF else "request_renewing"] += 1
         if binding is None:
-            if server_id is not None:
-                self._nak(msg, ctx, "no offer for this client")
-            else:
-                self.counters["request_unknown_client"] += 1  # RFC 2131 §4.3.2: remain silent
-            return
-        if binding.ip != wanted:
-            self._nak(msg, ctx, "address not assigned to this client")
-            return
-        self._ack(msg, ctx, binding, now)
+            held = Held.NONE
+        elif binding.state is BindingState.OFFERED:
+            held = Held.OFFERED if binding.ip == wanted else Held.OFFERED_OTHER
+        else:
+            held = Held.BOUND if binding.ip == wanted else Held.BOUND_OTHER
+        action = REQUEST_TABLE[state, held]
+        self.counters[f"request_{state.name.lower()}"] += 1
+        if action is Action.ACK:
+            assert binding is not None
+            self._ack(msg, ctx, binding, now)
+        elif action is Action.NAK:
+            self._nak(msg, ctx, "no offer for this client" if binding is None else "address not assigned")
+        elif action is Action.WITHDRAW:
+            assert binding is not None
+            self._drop_binding(binding)
+        elif held is Held.NONE:
+            self.counters["request_unknown_client"] += 1
 
     def _nak(self, msg: DhcpMessage, ctx: RequestContext, why: str) -> None:
         if not self._nak_rate.allow(msg.chaddr, self._now):
