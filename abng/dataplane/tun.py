@@ -205,8 +205,39 @@ def isolate_trunk(ifname: str) -> None:
     path answers and forwards for subscribers (no duplicate replies): no ARP replies
     (arp_ignore=8), no forwarding of frames received there, strict reverse-path filter (the
     subscriber /32s point at the TUN device, so the kernel drops their packets on the trunk),
-    IPv6 off. AF_PACKET taps still see every frame."""
+    IPv6 off, GRO off (see `set_offload`). AF_PACKET taps still see every frame."""
     set_sysctl(f"net/ipv4/conf/{ifname}/arp_ignore", "8")
     set_sysctl(f"net/ipv4/conf/{ifname}/forwarding", "0")
     set_sysctl(f"net/ipv4/conf/{ifname}/rp_filter", "1")
     set_sysctl(f"net/ipv6/conf/{ifname}/disable_ipv6", "1")
+    set_offload(ifname, ETHTOOL_SGRO, False)
+
+
+ETHTOOL_GGRO = 0x2B
+ETHTOOL_SGRO = 0x2C
+SIOCETHTOOL = 0x8946
+
+
+def set_offload(ifname: str, cmd: int, enabled: bool) -> None:
+    """Legacy SIOCETHTOOL set (struct ethtool_value) in the calling thread's namespace.
+
+    The userspace data path turns GRO off on the trunk: AF_PACKET taps see frames after GRO, so
+    merged 64 KiB TCP super-frames would otherwise reach the datapath instead of wire frames."""
+    import ctypes
+    import socket
+
+    value = ctypes.create_string_buffer(struct.pack("=II", cmd, 1 if enabled else 0), 8)
+    ifr = struct.pack("16sP", ifname.encode(), ctypes.addressof(value))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock.fileno(), SIOCETHTOOL, ifr)
+
+
+def get_offload(ifname: str, cmd: int = ETHTOOL_GGRO) -> bool:
+    import ctypes
+    import socket
+
+    value = ctypes.create_string_buffer(struct.pack("=II", cmd, 0), 8)
+    ifr = struct.pack("16sP", ifname.encode(), ctypes.addressof(value))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        fcntl.ioctl(sock.fileno(), SIOCETHTOOL, ifr)
+    return bool(struct.unpack("=II", value.raw)[1])

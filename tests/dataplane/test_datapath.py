@@ -10,7 +10,7 @@ from scapy.layers.l2 import ARP, Dot1AD, Dot1Q, Ether
 from scapy.layers.ppp import PPP, PPPoE
 from scapy.packet import Raw
 
-from abng.access.frames import TPID_8021AD, TPID_8021Q, DecodeError, VlanTag
+from abng.access.frames import TPID_8021AD, TPID_8021Q, DecodeError, VlanTag, parse_frame
 from abng.dataplane.datapath import (
     NOT_MINE,
     Datapath,
@@ -22,6 +22,7 @@ from abng.dataplane.datapath import (
     ipv4_trim,
     pppoe_session_decap,
     pppoe_session_encap,
+    walk_tags,
 )
 
 TRUNK = bytes.fromhex("020000000001")
@@ -154,9 +155,7 @@ def test_remove_and_replace_subscriber() -> None:
     )
     assert d.handle_frame(frame) is NOT_MINE  # session gone: the PPPoE layer answers
     d.add_subscriber("100.64.0.10", SubscriberPath((), CLI))  # moved to untagged: old tags no longer pass
-    assert d.handle_frame(bytes(qinq_eth() / IP(echo("100.64.0.10", "1.1.1.1")))) == Dropped(
-        "spoofed_source"
-    )
+    assert d.handle_frame(bytes(qinq_eth() / IP(echo("100.64.0.10", "1.1.1.1")))) == Dropped("spoofed_source")
     assert len(d) == 1
 
 
@@ -187,3 +186,34 @@ def test_truncation_and_mutation_only_give_verdicts() -> None:
             assert isinstance(verdict, ToTun | ToTrunk | Dropped) or verdict is NOT_MINE
         for cut in range(30):
             d.from_tun(echo("1.1.1.1", "100.64.0.10")[:cut])
+
+
+def test_walk_tags_agrees_with_the_frames_codec() -> None:
+    rng = random.Random(11)
+    seeds = [
+        bytes(qinq_eth() / IP(echo("100.64.0.10", "192.0.2.2"))),
+        bytes(Ether() / Dot1Q(vlan=5) / Dot1Q(vlan=6) / Dot1Q(vlan=7) / Dot1Q(vlan=8) / Raw(b"x" * 40)),
+        b"\x00" * 12 + b"\x81\x00" * 30,
+    ]
+    for seed in seeds:
+        for _ in range(3000):
+            frame = bytearray(seed[: rng.randint(0, len(seed))])
+            for _ in range(rng.randint(0, 3)):
+                if frame:
+                    frame[rng.randrange(len(frame))] = rng.choice(
+                        [0x81, 0x00, 0x88, 0xA8, 0x91, rng.randrange(256)]
+                    )
+            try:
+                eth = parse_frame(bytes(frame))
+            except DecodeError as exc:
+                with pytest.raises(DecodeError) as caught:
+                    walk_tags(bytes(frame))
+                assert caught.value.reason == exc.reason
+                continue
+            src, vids, ethertype, offset = walk_tags(bytes(frame))
+            assert (src, vids, ethertype, bytes(frame[offset:])) == (
+                eth.src,
+                eth.vids,
+                eth.ethertype,
+                eth.payload,
+            )
