@@ -10,8 +10,8 @@ import pytest
 from scapy.layers.inet import ICMP, IP
 from scapy.packet import Raw
 
-from abng.dataplane.tun import TunDevice
-from tests.helpers.netns import in_netns, netns, ns_run, requires_root
+from abng.dataplane.tun import ETHTOOL_SGRO, TunDevice, get_offload, isolate_trunk, set_offload
+from tests.helpers.netns import in_netns, netns, ns_run, read_ns_file, requires_root, veth_pair
 
 pytestmark = [pytest.mark.netns, requires_root]
 
@@ -67,3 +67,19 @@ async def test_kernel_answers_a_ping_written_into_tun(tun: tuple[str, TunDevice]
 def test_name_too_long_is_refused() -> None:
     with pytest.raises(ValueError):
         TunDevice("a" * 16)
+
+
+def test_isolate_trunk_turns_the_kernel_stack_off_on_the_trunk() -> None:
+    with netns("iso") as ns:
+        trunk, _ = veth_pair(ns, ns)
+        with in_netns(ns):
+            set_offload(trunk, ETHTOOL_SGRO, True)
+            assert get_offload(trunk)
+            isolate_trunk(trunk)
+            assert not get_offload(trunk)
+        for key, want in (
+            ("ipv4/conf/{}/arp_ignore", "8"),
+            ("ipv4/conf/{}/forwarding", "0"),
+            ("ipv6/conf/{}/disable_ipv6", "1"),
+        ):
+            assert read_ns_file(ns, f"/proc/sys/net/{key.format(trunk)}") == want
