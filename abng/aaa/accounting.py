@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections import Counter
@@ -56,6 +57,7 @@ class Accounting:
         self._clock = clock
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._interims: dict[int, asyncio.Task[Any]] = {}
         self._inflight: set[int] = set()
         self._spool_task: asyncio.Task[None] | None = None
         self.stats: Counter[str] = Counter()
@@ -76,6 +78,9 @@ class Accounting:
         timer = self._timers.pop(session.id, None)
         if timer:
             timer.cancel()
+        interim = self._interims.pop(session.id, None)
+        if interim is not None:  # an Interim must not arrive after the Stop
+            interim.cancel()
         if self._refresh:
             await self._refresh(session)
         now = self._clock()
@@ -185,12 +190,19 @@ class Accounting:
         if session.id not in self._timers:
             return
         self._schedule(session)
-        self._spawn(self.interim(session), f"acct-interim-{session.id}")
+        task = self._spawn(self.interim(session), f"acct-interim-{session.id}")
+        self._interims[session.id] = task
+        task.add_done_callback(functools.partial(self._interim_done, session.id))
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> None:
+    def _interim_done(self, session_id: int, task: asyncio.Task[Any]) -> None:
+        if self._interims.get(session_id) is task:
+            del self._interims[session_id]
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _spool_loop(self) -> None:
         while True:

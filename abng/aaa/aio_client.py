@@ -58,7 +58,7 @@ class RadiusClient:
         self.config = config
         self.dictionary = dictionary or default_dictionary()
         servers = [
-            ServerAddr(_resolve(s.host), s.secret.encode(), s.port, s.acct_port) for s in config.servers
+            ServerAddr(resolve(s.host), s.secret.encode(), s.port, s.acct_port) for s in config.servers
         ]
         self.machine = ClientMachine(
             servers, config.timeout, config.retries, config.dead_time, config.max_sockets
@@ -163,16 +163,23 @@ class RadiusClient:
 
     async def _open(self, index: int) -> None:
         loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
-            lambda: _Proto(self, index), local_addr=(self.config.source_address, 0), family=socket.AF_INET
-        )
+        try:
+            transport, _ = await loop.create_datagram_endpoint(
+                lambda: _Proto(self, index), local_addr=(self.config.source_address, 0), family=socket.AF_INET
+            )
+        except OSError as exc:  # the requests time out and fail over as usual; the next send retries
+            self.machine.stats["socket_open_errors"] += 1
+            log.error("cannot open RADIUS client socket on %s: %s", self.config.source_address, exc)
+            self._backlog.pop(index, None)
+            self._opening.pop(index, None)
+            return
         self._transports[index] = transport
         self._opening.pop(index, None)
         for tx in self._backlog.pop(index, []):
             transport.sendto(tx.data, tx.addr)
 
 
-def _resolve(host: str) -> str:
+def resolve(host: str) -> str:
     """An IPv4 address for ``host`` (names resolved once, at construction)."""
     try:
         socket.inet_aton(host)

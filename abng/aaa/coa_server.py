@@ -17,6 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from abng.aaa.aio_client import resolve
 from abng.aaa.coa import Answer, ChangeRate, CoaMachine, Disconnect, Lookup
 from abng.aaa.config import RadiusConfig
 from abng.core.model import Session
@@ -48,9 +49,8 @@ class CoaServer:
         disconnect: DisconnectCallback,
     ) -> None:
         self.config = config
-        self.machine = CoaMachine(
-            config.coa_secrets(), lookup, nas_identifier=None, nas_ip_address=config.nas_ip_address
-        )
+        clients = {resolve(host): secret for host, secret in config.coa_secrets().items()}
+        self.machine = CoaMachine(clients, lookup, nas_identifier=None, nas_ip_address=config.nas_ip_address)
         self._change_rate, self._disconnect = change_rate, disconnect
         self._transport: asyncio.DatagramTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
