@@ -211,6 +211,9 @@ class DhcpServer(LifecycleMixin):
     # ------------------------------------------------------------------ DISCOVER
 
     def _discover(self, msg: DhcpMessage, ctx: RequestContext, client: ClientKey, now: float) -> None:
+        if not self._rate.allow(msg.chaddr, now):  # before anything, re-offers included
+            self.counters["drop_discover_rate"] += 1
+            return
         binding = self.bindings.get(client)
         if binding is not None:  # retransmit, or a client restarting: offer what it has
             if binding.state is BindingState.OFFERED:
@@ -222,9 +225,6 @@ class DhcpServer(LifecycleMixin):
             pending = self._pending[pending_key]
             pending.request, pending.ctx = msg, ctx
             self.counters["discover_auth_pending"] += 1
-            return
-        if not self._rate.allow(msg.chaddr, now):
-            self.counters["drop_discover_rate"] += 1
             return
         if len(self._pending) >= self.config.max_pending_auth:
             self.counters["drop_pending_full"] += 1
