@@ -48,11 +48,11 @@ def _unwrap(tp: Any) -> tuple[Any, bool, list[Any]]:
                 metadata.extend(meta.metadata if isinstance(meta, FieldInfo) else [meta])
             tp = args[0]
         elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            nullable = nullable or len(args) != len(typing.get_args(tp))
-            if len(args) != 1:
+            members = [a for a in typing.get_args(tp) if a is not type(None)]
+            nullable = nullable or len(members) != len(typing.get_args(tp))
+            if len(members) != 1:
                 return tp, nullable, metadata
-            tp = args[0]
+            tp = members[0]
         else:
             return tp, nullable, metadata
 
@@ -221,3 +221,48 @@ def is_secret_path(tokens: list[str]) -> bool:
         return bool(node_at(tokens).get("secret", False))
     except PathError:
         return False
+
+
+def completions(tokens: list[str], data: Any = None) -> list[dict[str, str]]:
+    """What may follow ``tokens`` in ``set``/``delete``/``show`` (CLI tab completion and ``?``).
+
+    ``data`` is the configuration being edited (the candidate dict), used to offer the list
+    indexes and map keys that exist.  Each suggestion is ``{name, kind, description}``; a
+    placeholder such as ``<value>`` or ``<name>`` stands for free input.
+    """
+    node = node_at(tokens)
+    here: Any = data
+    for token in tokens:
+        if isinstance(here, dict):
+            here = here.get(token)
+        elif isinstance(here, list) and token.isdigit() and int(token) < len(here):
+            here = here[int(token)]
+        else:
+            here = None
+    kind = node["kind"]
+    desc = node.get("description", "")
+    if kind == "object":
+        model: type[BaseModel] = node["model"]
+        return [
+            {"name": n, "kind": type_node(f.annotation)["kind"], "description": f.description or ""}
+            for n, f in model.model_fields.items()
+        ]
+    if kind == "list":
+        count = len(here) if isinstance(here, list) else 0
+        out = [{"name": str(i), "kind": node["item"]["kind"], "description": desc} for i in range(count)]
+        out.append({"name": str(count), "kind": node["item"]["kind"], "description": "new entry"})
+        if node["item"]["kind"] != "object":
+            out.append({"name": "<value>", "kind": node["item"]["kind"], "description": "add a value"})
+        return out
+    if kind == "map":
+        keys = list(here) if isinstance(here, dict) else []
+        default = node.get("default")
+        keys += [k for k in (default if isinstance(default, dict) else {}) if k not in keys]
+        out = [{"name": str(k), "kind": node["item"]["kind"], "description": desc} for k in keys]
+        out.append({"name": "<name>", "kind": node["item"]["kind"], "description": "new entry"})
+        return out
+    if kind == "enum":
+        return [{"name": str(v), "kind": "enum", "description": desc} for v in node["enum"]]
+    if kind == "bool":
+        return [{"name": v, "kind": "bool", "description": desc} for v in ("true", "false")]
+    return [{"name": f"<{node.get('format') or kind}>", "kind": kind, "description": desc}]

@@ -24,11 +24,12 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from abng.config.advice import config_warnings
 from abng.config.edit import (
     canonical,
     changed_paths,
@@ -77,6 +78,7 @@ class CommitResult:
     old: Config
     new: Config
     committed: bool = True
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
 
 def default_config_path() -> Path:
@@ -348,8 +350,9 @@ class ConfigStore:
             if new is None:
                 raise ConfigError(f"commit failed: {len(issues)} error(s)", _issues(issues))
             changes = changed_paths(old, new)
+            warnings = _issues(config_warnings(new))
             if check or data == self._running_raw:
-                return CommitResult(self._meta.generation, changes, old, new, committed=False)
+                return CommitResult(self._meta.generation, changes, old, new, False, warnings)
             current = self._meta
             if self._rollback_entries()[0].path is None:  # running not archived yet
                 stamp = current.timestamp or utc_now_iso()
@@ -367,4 +370,4 @@ class ConfigStore:
                 self.candidate_path.unlink()
             self.archive.prune()
             self._refresh()
-            return CommitResult(meta.generation, changes, old, new)
+            return CommitResult(meta.generation, changes, old, new, True, warnings)

@@ -131,3 +131,24 @@ def test_json_schema() -> None:
     server = schema["$defs"]["RadiusServer"]
     assert server["properties"]["secret"]["secret"] is True
     assert server["additionalProperties"] is False
+
+
+def test_completions() -> None:
+    from abng.config.introspect import completions
+
+    data = yaml.safe_load(default_config_path().read_text())
+    names = [c["name"] for c in completions([], data)]
+    assert names[:3] == ["system", "interfaces", "demux"] and "aaa" in names
+    assert [c["name"] for c in completions(["demux", "profiles"], data)] == ["0", "1", "2"]
+    assert [c["name"] for c in completions(["radius", "servers"], data)] == ["0"]
+    assert [c["name"] for c in completions(["pppoe", "auth"], data)] == ["0", "1", "2", "<value>"]
+    pools = [c["name"] for c in completions(["aaa", "pools"], data)]
+    assert pools == ["ppp", "ipoe", "<name>"]
+    profiles = [c["name"] for c in completions(["qos", "overhead_profiles"], {})]
+    assert profiles == ["pppoe_ethernet", "ipoe_ethernet", "pppoe_qinq", "<name>"]
+    assert [c["name"] for c in completions(["pppoe", "enabled"])] == ["true", "false"]
+    assert [c["name"] for c in completions(["system", "dataplane"])] == ["auto", "kernel", "userspace"]
+    assert completions(["pppoe", "mtu"])[0]["name"] == "<int>"
+    assert completions(["qos", "default_down"])[0]["name"].startswith("<rate")
+    with pytest.raises(PathError):
+        completions(["pppoe", "nope"])

@@ -187,3 +187,20 @@ def test_lock_timeout(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     store.set("system hostname", "x")
+
+
+def test_commit_warnings(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path)
+    store.set("radius servers 0", '{"host": "10.0.0.1", "secret": "testing123"}')
+    store.set("api users 0 password_hash", "$2b$12$...")
+    store.set("pppoe enabled", "false")
+    result = store.commit()
+    assert result.committed
+    assert {w["path"] for w in result.warnings} == {
+        "radius.servers.0.secret",
+        "api.users.0.password_hash",
+        "demux.profiles.0.services",
+        "demux.profiles.1.services",
+    }
+    store.set("radius servers 0 secret", "a-real-secret")
+    assert "radius.servers.0.secret" not in {w["path"] for w in store.commit(check=True).warnings}
