@@ -45,7 +45,9 @@ def chap_md5_verify(chap_id: int, secret: bytes, challenge: bytes, response: byt
 
 
 def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace")
+    """UTF-8 text; other bytes survive as surrogates (``.encode("utf-8", "surrogateescape")``
+    gives the exact octets back, e.g. for RADIUS User-Name)."""
+    return raw.decode("utf-8", errors="surrogateescape")
 
 
 class Authenticator:

@@ -200,7 +200,9 @@ class Lcp(Negotiator):
         return self.lcp_policy.magic if self.lcp_policy.send_magic else 0
 
     def _max_reject_len(self) -> int:
-        return max(self.lcp_policy.peer_mru, MIN_MRU) - 4 - 2
+        """Room for a rejected packet so that the reply fits the peer's MRU and our MTU."""
+        pol = self.lcp_policy
+        return max(min(pol.peer_mru, pol.max_peer_mru), MIN_MRU) - 4 - 2
 
     def _entered(self, now: float) -> None:
         if self.state is State.OPENED:
@@ -250,7 +252,7 @@ class Lcp(Negotiator):
             self.count("rx_protocol_before_opened")
             return
         data = struct.pack("!H", protocol) + information
-        self._send(Code.PROTO_REJ, self._new_id(), data[: self._max_reject_len() - 4])
+        self._send(Code.PROTO_REJ, self._new_id(), data[: self._max_reject_len()])
 
     def next_deadline(self) -> float | None:
         times = [t for t in (self.deadline, self.echo_deadline) if t is not None]

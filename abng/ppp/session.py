@@ -165,6 +165,9 @@ class PPPSession:
         if self.finished:
             return
         self._cause = self._cause or reason
+        if self.lcp.state is State.INITIAL:  # never started: nothing to tell the peer
+            self._finish()
+            return
         self.lcp.close(now)
         self._process(now)
 

@@ -412,3 +412,27 @@ def test_ipcp_never_answered_ends_the_session() -> None:
     assert codes(pair.to_client, PROTO_IPCP).count(Code.CONF_REQ) == 4
     assert SessionDown("negotiation_failed") in pair.s_events
     assert not any(isinstance(e, SessionUp) for e in pair.s_events)
+
+
+def test_terminate_before_start_and_big_rejects_fit_the_mtu() -> None:
+    sess = PPPSession(SERVER, seeded_bytes(1), 0.0)
+    sess.terminate("admin_reset", 0.0)
+    assert sess.take_events() == [SessionDown("admin_reset"), LinkFinished()] and sess.finished
+    pair = Pair(SERVER, CLIENT)
+    pair.start()
+    pair.server.receive(encode_ppp(0x8057, bytes(3000)), pair.now)
+    pair.server.receive(control_frame(PROTO_LCP, 99, 1, bytes(3000)), pair.now)
+    out = pair.server.take_output()
+    assert [p[2] for p in out] == [Code.PROTO_REJ, Code.CODE_REJ]
+    assert all(len(p) == SERVER.mtu for p in out)
+
+
+def test_non_utf8_username_keeps_its_octets() -> None:
+    pair = Pair(SERVER, CLIENT, answer_auth=False)
+    pair.drop_to_server = lambda p: p[:2] == b"\xc0\x23"
+    pair.start()
+    raw = b"j\xf6rg@example.net"
+    pap = encode_ppp(PROTO_PAP, bytes([1, 77, 0, 6 + len(raw) + 1]) + bytes([len(raw)]) + raw + b"\x01x")
+    pair.server.receive(pap, pair.now)
+    [req] = [e for e in pair.server.take_events() if isinstance(e, AuthRequest)]
+    assert req.username.encode("utf-8", "surrogateescape") == raw and req.password == "x"
