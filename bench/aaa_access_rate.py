@@ -37,14 +37,15 @@ async def run(port: int, n: int, conc: int) -> None:
             lat.append(time.perf_counter() - t0)
             assert r.accepted
 
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one() for _ in range(n)))
-    dt = time.perf_counter() - t0
+    dt, cpu = time.perf_counter() - t0, time.process_time() - cpu0
     lat.sort()
     print(
         f"access_requests={n} concurrency={conc} rate={n / dt:.0f}/s "
         f"p50={lat[len(lat) // 2] * 1e3:.2f}ms p99={lat[int(len(lat) * 0.99)] * 1e3:.2f}ms "
-        f"sockets={client.socket_count} stats={dict(client.machine.stats)}"
+        f"client_cpu={cpu / n * 1e6:.0f}us/req sockets={client.socket_count} "
+        f"stats={dict(client.machine.stats)}"
     )
     await client.close()
 
