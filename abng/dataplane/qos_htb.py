@@ -5,10 +5,10 @@ subscribers) and its one shared IFB ``ifb-DEV`` (upload; ingress qdisc on DEV, u
 ``mirred egress redirect``)::
 
     DEV / IFB   root htb 1: default 0              unclassified traffic is not shaped
-                1:1 .. 1:100                       256 shard classes (no limit), leaf htb 100:..1ff:
+                1:1 .. 1:100                       256 shard classes (no limit), leaf htb S:
                 filters 1: prio 1: ht 2: divisor 256, 800:: hashkey = last IP octet b -> 2:b:
                            2:b:1 match-all -> 1:(b+1)
-    shard S:    htb S: default 0                   (S = 0x100 + last octet)
+    shard S:    htb S: default 0                   (S = SHARD_MAJORS[last octet], 100: .. 210:)
                 filter prio 10: ht 2: divisor 256, 800:: hashkey = third IP octet -> 2:
                 S:<minor>   one class per subscriber, rate = ceil, leaf pfifo (kernel default)
                 2:<3rd octet>:<node>  u32 match ip dst (DEV) / src (IFB) = subscriber -> S:<minor>
@@ -24,10 +24,8 @@ per shard; a /10 pool spreads evenly.  Down and up classes of a session share on
 from __future__ import annotations
 
 import ipaddress
-import socket
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
@@ -36,7 +34,20 @@ from abng.dataplane import qos_wire as w
 from abng.dataplane.qos import Direction, InstalledShape, QosResult, ShapeSpec, ifb_name
 
 SHARDS = 256
-SHARD_MAJOR = 0x100
+
+
+def _qdisc_hash_bucket(handle: int) -> int:
+    """The kernel's ``hash_32(handle, 4)``: the bucket of ``dev->qdisc_hash`` a qdisc lands in."""
+    return ((handle * 0x61C88647) & 0xFFFFFFFF) >> 28
+
+
+#: Shard qdisc majors: from 0x100 up, skipping those that hash into bucket 0 of the device's
+#: qdisc table, where every class's invisible default pfifo (handle 0) lives; a lookup of a
+#: shard qdisc there would walk all of them on each class or filter change.
+SHARD_MAJORS: tuple[int, ...] = tuple(m for m in range(0x100, 0x400) if _qdisc_hash_bucket(m << 16) != 0)[
+    :SHARDS
+]
+_MAJOR_SET = frozenset(SHARD_MAJORS)
 ROOT = w.tc_handle(1, 0)
 HT = 2
 OFF_DST = 16
@@ -90,11 +101,11 @@ class _Slot:
 
     @property
     def parent(self) -> int:
-        return w.tc_handle(SHARD_MAJOR + self.shard, 0)
+        return w.tc_handle(SHARD_MAJORS[self.shard], 0)
 
     @property
     def classid(self) -> int:
-        return w.tc_handle(SHARD_MAJOR + self.shard, self.minor)
+        return w.tc_handle(SHARD_MAJORS[self.shard], self.minor)
 
     @property
     def fhandle(self) -> int:
@@ -176,7 +187,7 @@ class HtbBackend:
             w.Request(w.RTM_NEWTFILTER, create, w.u32_hashlink_msg(index, ROOT, 1, HT, offset, 0xFF)),
         ]
         for k in range(SHARDS):
-            shard = w.tc_handle(SHARD_MAJOR + k, 0)
+            shard = w.tc_handle(SHARD_MAJORS[k], 0)
             classid = w.tc_handle(1, k + 1)
             reqs.append(w.Request(w.RTM_NEWTCLASS, create, w.htb_class_msg(index, classid, ROOT, UNLIMITED)))
             reqs.append(w.Request(w.RTM_NEWQDISC, create, w.htb_qdisc_msg(index, shard, classid)))
@@ -311,58 +322,35 @@ class HtbBackend:
 
     # -- read back -------------------------------------------------------------------------
     def installed(self) -> list[InstalledShape]:
+        """Every subscriber class on our devices, dumped from the kernel with its matched IP."""
         out: list[InstalledShape] = []
         for dev in self._devices.values():
-            sides: tuple[tuple[int, str, Direction], ...] = (
-                (dev.ifindex, dev.name, "down"),
-                (dev.ifb_index, dev.ifb, "up"),
+            sides: tuple[tuple[int, str, Direction, int], ...] = (
+                (dev.ifindex, dev.name, "down", OFF_DST),
+                (dev.ifb_index, dev.ifb, "up", OFF_SRC),
             )
-            for index, name, direction in sides:
-                ips = self._filter_ips(index, OFF_DST if direction == "down" else OFF_SRC)
-                for msg in self._ipr.get_classes(index):
-                    handle = msg["handle"]
-                    if handle >> 16 < SHARD_MAJOR:
+            for index, name, direction, offset in sides:
+                ips = self._filter_ips(index, offset)
+                for kind, body in self._nl.dump(w.RTM_GETTCLASS, w.tc_dump_msg(index)):
+                    cls = w.parse_htb_class(body) if kind == w.RTM_NEWTCLASS else None
+                    if cls is None or cls.handle >> 16 not in _MAJOR_SET:
                         continue  # the shard classes under 1:
-                    opts = msg.get_attr("TCA_OPTIONS")
-                    parms = opts.get_attr("TCA_HTB_PARMS") if opts else None
-                    if parms is None:
-                        continue
-                    rate = (opts.get_attr("TCA_HTB_RATE64") or parms["rate"]) * 8
+                    handle = f"{cls.handle >> 16:x}:{cls.handle & 0xFFFF:x}"
+                    ip = ips.get(cls.handle)
                     out.append(
-                        InstalledShape(
-                            name,
-                            direction,
-                            f"{handle >> 16:x}:{handle & 0xFFFF:x}",
-                            rate,
-                            ips.get(handle),
-                            parms["rate_overhead"],
-                            parms["rate_mpu"],
-                        )
+                        InstalledShape(name, direction, handle, cls.rate_bps, ip, cls.overhead, cls.mpu)
                     )
         return out
 
     def _filter_ips(self, index: int, offset: int) -> dict[int, str]:
         found: dict[int, str] = {}
-        for k in range(SHARDS):
-            for msg in self._ipr.get_filters(index=index, parent=w.tc_handle(SHARD_MAJOR + k, 0)):
-                opts = msg.get_attr("TCA_OPTIONS")
-                classid = opts.get_attr("TCA_U32_CLASSID") if opts else None
-                sel = opts.get_attr("TCA_U32_SEL") if opts else None
-                if classid is None or sel is None:
+        for major in SHARD_MAJORS:
+            for _kind, body in self._nl.dump(w.RTM_GETTFILTER, w.tc_dump_msg(index, w.tc_handle(major, 0))):
+                parsed = w.parse_u32_filter(body)
+                if parsed is None:
                     continue
-                for key in sel.get("keys", []):
-                    ip = _decoded_key_ip(key, offset)
-                    if ip is not None:
-                        found[classid] = ip
+                classid, keys = parsed
+                for value, mask, off in keys:
+                    if mask == 0xFFFFFFFF and off == offset:
+                        found[classid] = str(ipaddress.IPv4Address(value))
         return found
-
-
-def _decoded_key_ip(key: dict[str, Any], offset: int) -> str | None:
-    """The /32 address of a u32 key as pyroute2 0.9.7 decodes it.
-
-    pyroute2 reads ``tc_u32_key`` one field late: its ``key_val`` holds the mask, ``key_off``
-    the value (network order read as a native int) and ``key_offmask`` the offset.
-    """
-    if key.get("key_val") == 0xFFFFFFFF and key.get("key_offmask") == offset:
-        return str(ipaddress.IPv4Address(socket.ntohl(key["key_off"] & 0xFFFFFFFF)))
-    return None

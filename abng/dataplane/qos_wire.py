@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pyroute2.netlink.rtnl.tcmsg.common import calc_xmittime
@@ -32,6 +32,10 @@ RTM_DELTCLASS = 41
 RTM_NEWTFILTER = 44
 RTM_DELTFILTER = 45
 NLMSG_ERROR = 2
+NLMSG_DONE = 3
+RTM_GETTCLASS = 42
+RTM_GETTFILTER = 46
+NLM_F_DUMP = 0x300
 NLM_F_REQUEST = 0x1
 NLM_F_ACK = 0x4
 NLM_F_EXCL = 0x200
@@ -208,8 +212,74 @@ def u32_all_msg(ifindex: int, parent: int, prio: int, handle: int, classid: int)
     return _tcmsg(ifindex, handle, parent, _filter_info(prio)) + _kind("u32") + nla(TCA_OPTIONS, options)
 
 
+def tc_dump_msg(ifindex: int, parent: int = 0) -> bytes:
+    """Body of a class or filter dump request for one device (filters: under ``parent``)."""
+    return _tcmsg(ifindex, 0, parent, 0)
+
+
 def u32_filter_del_msg(ifindex: int, parent: int, prio: int, handle: int) -> bytes:
     return _tcmsg(ifindex, handle, parent, _filter_info(prio)) + _kind("u32")
+
+
+def iter_attrs(buf: bytes | memoryview, offset: int = 0) -> Iterator[tuple[int, memoryview]]:
+    """Netlink attributes from ``offset`` to the end: ``(type without flags, payload)``."""
+    view = memoryview(buf)
+    while offset + _NLA.size <= len(view):
+        length, kind = _NLA.unpack_from(view, offset)
+        if length < _NLA.size or offset + length > len(view):
+            return
+        yield kind & 0x3FFF, view[offset + _NLA.size : offset + length]
+        offset += (length + 3) & ~3
+
+
+def attrs_dict(buf: bytes | memoryview, offset: int = 0) -> dict[int, memoryview]:
+    return dict(iter_attrs(buf, offset))
+
+
+@dataclass(frozen=True, slots=True)
+class DumpedClass:
+    """An HTB class from a dump: handle, rate in bit/s, overhead and MPU of its rate spec."""
+
+    handle: int
+    parent: int
+    rate_bps: int
+    overhead: int
+    mpu: int
+
+
+def parse_htb_class(body: bytes) -> DumpedClass | None:
+    """An RTM_NEWTCLASS dump entry, if it is an HTB class with parameters."""
+    _fam, _ifindex, handle, parent, _info = _TCMSG.unpack_from(body, 0)
+    attrs = attrs_dict(body, _TCMSG.size)
+    if bytes(attrs.get(TCA_KIND, b"")).rstrip(b"\0") != b"htb" or TCA_OPTIONS not in attrs:
+        return None
+    opts = attrs_dict(attrs[TCA_OPTIONS])
+    parms = opts.get(TCA_HTB_PARMS)
+    if parms is None:
+        return None
+    _cell, _ll, overhead, _align, mpu, rate = _RATESPEC.unpack_from(parms, 0)
+    if TCA_HTB_RATE64 in opts:
+        (rate,) = struct.unpack_from("=Q", opts[TCA_HTB_RATE64])
+    return DumpedClass(handle, parent, rate * 8, overhead, mpu)
+
+
+def parse_u32_filter(body: bytes) -> tuple[int, list[tuple[int, int, int]]] | None:
+    """An RTM_NEWTFILTER dump entry of a terminal u32 filter: ``(classid, [(value, mask, off)])``."""
+    attrs = attrs_dict(body, _TCMSG.size)
+    if TCA_OPTIONS not in attrs:
+        return None
+    opts = attrs_dict(attrs[TCA_OPTIONS])
+    if TCA_U32_CLASSID not in opts or TCA_U32_SEL not in opts:
+        return None
+    (classid,) = struct.unpack_from("=I", opts[TCA_U32_CLASSID])
+    sel = opts[TCA_U32_SEL]
+    nkeys = sel[2]
+    keys = []
+    for n in range(nkeys):
+        mask, val = struct.unpack_from(">II", sel, 16 + 16 * n)
+        (off,) = struct.unpack_from("=i", sel, 24 + 16 * n)
+        keys.append((val, mask, off))
+    return classid, keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +325,32 @@ class NetlinkBatch:
 
     def close(self) -> None:
         self._sock.close()
+
+    def dump(self, msg_type: int, body: bytes) -> list[tuple[int, bytes]]:
+        """One dump request; every answer's ``(type, body)`` until NLMSG_DONE.  Raises OSError."""
+        seq = self._seq
+        self._seq += 1
+        self._sock.sendall(nlmsg(msg_type, NLM_F_REQUEST | NLM_F_DUMP, seq, body))
+        out: list[tuple[int, bytes]] = []
+        while True:
+            data = self._sock.recv(1 << 20)
+            pos = 0
+            while pos + _NLMSG.size <= len(data):
+                length, kind, _flags, mseq, _pid = _NLMSG.unpack_from(data, pos)
+                if length < _NLMSG.size:
+                    break
+                payload = data[pos + _NLMSG.size : pos + length]
+                pos += (length + 3) & ~3
+                if mseq != seq:
+                    continue
+                if kind == NLMSG_DONE:
+                    return out
+                if kind == NLMSG_ERROR:
+                    (err,) = struct.unpack_from("=i", payload)
+                    if err:
+                        raise OSError(-err, f"netlink dump {msg_type}")
+                    continue
+                out.append((kind, payload))
 
     def run(self, requests: Sequence[Request]) -> list[int]:
         """Send every request; return one errno per request (0 = success), in order."""

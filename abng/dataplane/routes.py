@@ -23,7 +23,8 @@ MAIN_TABLE = 254
 SCOPE_LINK = 253
 SCOPE_NOWHERE = 255
 RTN_UNICAST = 1
-RTM_NEWROUTE, RTM_DELROUTE = 24, 25
+RTM_NEWROUTE, RTM_DELROUTE, RTM_GETROUTE = 24, 25, 26
+_RTMSG_SIZE = 12
 NLM_F_REPLACE = 0x100
 RTA_DST, RTA_OIF, RTA_TABLE = 1, 4, 15
 ENOENT, ESRCH, ENODEV = 2, 3, 19
@@ -94,18 +95,26 @@ class RouteManager:
         return [0 if e in (ENOENT, ESRCH) else e for e in self._nl.run(reqs)]
 
     def list_subscriber_routes(self, table: int | None = None) -> list[SubscriberRoute]:
-        """Our routes as the kernel holds them (``show routes``)."""
+        """Our routes as the kernel holds them (``show routes``), from one raw dump."""
         names = {int(link["index"]): link.get_attr("IFLA_IFNAME") for link in self._ipr.get_links()}
         out = []
-        query: dict[str, int] = {"family": socket.AF_INET, "proto": self._proto}
-        if table is not None:
-            query["table"] = table
-        for msg in self._ipr.get_routes(**query):
-            if msg["proto"] != self._proto or msg["dst_len"] != 32:
+        head = struct.pack("=BBBBBBBBI", socket.AF_INET, 0, 0, 0, 0, 0, 0, 0, 0)
+        for kind, body in self._nl.dump(RTM_GETROUTE, head):
+            if kind != RTM_NEWROUTE or len(body) < _RTMSG_SIZE:
                 continue
-            oif = int(msg.get_attr("RTA_OIF") or 0)
-            rtable = int(msg.get_attr("RTA_TABLE") or msg["table"])
-            out.append(SubscriberRoute(msg.get_attr("RTA_DST"), oif, names.get(oif), rtable))
+            _fam, dst_len, _s, _t, rtable, proto, _scope, _type, _flags = struct.unpack_from(
+                "=BBBBBBBBI", body
+            )
+            if proto != self._proto or dst_len != 32:
+                continue
+            attrs = w.attrs_dict(body, _RTMSG_SIZE)
+            if RTA_TABLE in attrs:
+                (rtable,) = struct.unpack_from("=I", attrs[RTA_TABLE])
+            if table is not None and rtable != table:
+                continue
+            oif = struct.unpack_from("=I", attrs[RTA_OIF])[0] if RTA_OIF in attrs else 0
+            ip = str(ipaddress.IPv4Address(bytes(attrs[RTA_DST])))
+            out.append(SubscriberRoute(ip, oif, names.get(oif), rtable))
         return out
 
     def flush_stale(self, known_ips: Iterable[str | ipaddress.IPv4Address]) -> int:

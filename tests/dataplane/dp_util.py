@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from abng.dataplane.qos_htb import SHARD_MAJORS
 from tests.helpers.netns import netns, ns_run, requires_root, veth_pair
 
 __all__ = ["requires_root", "shaper_ns", "shard_filters", "subscriber_classes", "tc_json"]
@@ -42,20 +43,20 @@ _UNIT = {"": 1, "K": 1_000, "M": 1_000_000, "G": 1_000_000_000}
 
 
 def subscriber_classes(ns: str, dev: str) -> dict[str, int]:
-    """HTB classes inside the shard qdiscs (majors 100..1ff): handle -> rate in bit/s.
+    """HTB classes inside the shard qdiscs: handle -> rate in bit/s.
 
     (iproute2 6.1 prints HTB classes as text even with ``-j``.)"""
     text = ns_run(ns, "tc", "class", "show", "dev", dev).stdout
     return {
         m[1]: round(float(m[2]) * _UNIT[m[3]])
         for m in _CLASS_RE.finditer(text)
-        if int(m[1].split(":")[0], 16) >= 0x100
+        if int(m[1].split(":")[0], 16) in SHARD_MAJORS
     }
 
 
 def shard_filters(ns: str, dev: str) -> list[dict[str, Any]]:
     """Terminal u32 filters (with a flowid) inside every shard qdisc."""
-    lines = [f"filter show dev {dev} parent {major:x}:" for major in range(0x100, 0x200)]
+    lines = [f"filter show dev {dev} parent {major:x}:" for major in SHARD_MAJORS]
     return [f for f in tc_batch_json(ns, lines) if "flowid" in f.get("options", {})]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abng.dataplane.qos import QosManager, ifb_name
+from abng.dataplane.qos_htb import SHARD_MAJORS
 from tests.dataplane.dp_util import requires_root, shaper_ns, shard_filters, subscriber_classes, tc_json
 
 __all__ = ["shaper_ns"]
@@ -12,15 +13,16 @@ __all__ = ["shaper_ns"]
 def test_apply_change_remove(shaper_ns: tuple[str, str]) -> None:
     ns, dev = shaper_ns
     ifb = ifb_name(dev)
+    cls = f"{SHARD_MAJORS[7]:x}:1"  # 100.64.3.7: shard = last octet 7, first minor
     qos = QosManager("htb", netns=ns)
     try:
         r = qos.apply_subscriber(7, dev, "100.64.3.7", "20mbit", "5mbit", overhead=34, mpu=64)
         assert r.ok, r
         down, up = subscriber_classes(ns, dev), subscriber_classes(ns, ifb)
-        assert list(down) == ["107:1"] and list(up) == ["107:1"]
-        assert down["107:1"] == 20_000_000 and up["107:1"] == 5_000_000
+        assert list(down) == [cls] and list(up) == [cls]
+        assert down[cls] == 20_000_000 and up[cls] == 5_000_000
         flt = shard_filters(ns, dev)
-        assert len(flt) == 1 and flt[0]["options"]["flowid"] == "107:1"
+        assert len(flt) == 1 and flt[0]["options"]["flowid"] == cls
         assert flt[0]["options"]["match"]["value"] == "64400307"  # 100.64.3.7
         assert len(shard_filters(ns, ifb)) == 1
         # mirred redirect to the IFB on the ingress qdisc
@@ -28,15 +30,15 @@ def test_apply_change_remove(shaper_ns: tuple[str, str]) -> None:
         assert any(a.get("to_dev") == ifb for f in ingress for a in f.get("options", {}).get("actions", []))
         # our own read-back agrees
         inst = {(s.direction, s.handle): s for s in qos.installed()}
-        assert inst[("down", "107:1")].rate_bps == 20_000_000 and inst[("down", "107:1")].ip == "100.64.3.7"
-        assert inst[("up", "107:1")].overhead == 34 and inst[("up", "107:1")].mpu == 64
+        assert inst[("down", cls)].rate_bps == 20_000_000 and inst[("down", cls)].ip == "100.64.3.7"
+        assert inst[("up", cls)].overhead == 34 and inst[("up", cls)].mpu == 64
         # idempotent apply
         assert qos.apply_subscriber(7, dev, "100.64.3.7", "20mbit", "5mbit", overhead=34, mpu=64).ok
         assert len(subscriber_classes(ns, dev)) == 1
         # change in place: same handle, new rate
         assert qos.change_rate(7, "10mbit", "2mbit").ok
         down, up = subscriber_classes(ns, dev), subscriber_classes(ns, ifb)
-        assert down == {"107:1": 10_000_000} and up == {"107:1": 2_000_000}
+        assert down == {cls: 10_000_000} and up == {cls: 2_000_000}
         # remove: nothing of the subscriber is left; removing twice is fine
         assert qos.remove_subscriber(7).ok
         assert qos.remove_subscriber(7).ok

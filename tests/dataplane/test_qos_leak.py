@@ -67,6 +67,9 @@ def test_ten_thousand_sessions_leave_nothing(world: tuple[str, str, str]) -> Non
             "rules": 1,
             "bypass": N // 10,
         }
+        inst = qos.installed()  # our own read-back agrees with tc
+        assert len(inst) == 2 * N and {s.ip for s in inst} == set(ips)
+        assert len(routes.list_subscriber_routes()) == N
         assert {r.errno for r in qos.change_many([(i, 5_000_000, 1_000_000) for i in range(0, N, 10)])} == {0}
         for start in range(0, N, BATCH):
             chunk = range(start, start + BATCH)
@@ -74,6 +77,7 @@ def test_ten_thousand_sessions_leave_nothing(world: tuple[str, str, str]) -> Non
             assert set(routes.remove_many([ips[i] for i in chunk])) == {0}
             cgnat.update_bypass(remove=[ips[i] for i in chunk])
         assert _counts(ns, dev) == {"classes": 0, "filters": 0, "routes": 0, "rules": 1, "bypass": 0}
+        assert qos.installed() == [] and routes.list_subscriber_routes() == []
         # the ids went back to the pools: a new round reuses them without error
         assert qos.apply_subscriber("again", dev, ips[0], "1mbit", "1mbit").ok
         assert qos.remove_subscriber("again").ok
