@@ -66,7 +66,9 @@ class Connection:
         self.queue: asyncio.Queue[bytes | None] = asyncio.Queue(server.queue_limit)
         self.inflight = asyncio.Semaphore(server.max_inflight)
         self.closed = False
+        self.done = asyncio.Event()
         self.subscription: int | None = None
+        self.pending: set[asyncio.Task[None]] = set()
         self.peer = f"conn{server.accepted}"
 
     async def send(self, msg: dict[str, Any] | bytes) -> None:
@@ -90,14 +92,21 @@ class Connection:
         self.subscription = bus.subscribe(self.push_event, events)
 
     def close(self) -> None:
+        """Drop the connection now (slow subscriber, shutdown): queued lines are discarded."""
         if self.closed:
             return
         self.closed = True
+        self.done.set()
         if self.subscription is not None and self.server.bus is not None:
             self.server.bus.unsubscribe(self.subscription)
         self.writer.transport.abort()
         with contextlib.suppress(asyncio.QueueFull):
             self.queue.put_nowait(None)
+
+    async def finish(self) -> None:
+        """Graceful end: queued replies are written, then the socket is closed."""
+        if not self.closed:
+            await self.queue.put(None)
 
     async def write_loop(self) -> None:
         try:
@@ -107,6 +116,8 @@ class Connection:
                     continue
                 self.writer.write(line)
                 await self.writer.drain()
+            if not self.closed:
+                self.writer.close()  # flushes what the transport still buffers
         except (ConnectionError, OSError):
             pass
         finally:
@@ -176,12 +187,14 @@ class RpcServer:
         self.tasks.spawn(f"rpc-writer-{conn.peer}", conn.write_loop())
         try:
             await self._read_loop(conn)
+            if conn.pending:  # the client half-closed: its replies still go out
+                await asyncio.wait(conn.pending)
+            if conn.subscription is not None:  # an event stream lasts until the peer goes away
+                await conn.done.wait()
         finally:
             self.connections.discard(conn)
             if not conn.closed:
-                # flush queued replies, then close
-                with contextlib.suppress(asyncio.QueueFull):
-                    conn.queue.put_nowait(None)
+                await conn.finish()
 
     async def _read_loop(self, conn: Connection) -> None:
         while not conn.closed:
@@ -200,7 +213,9 @@ class RpcServer:
             if not line.strip():
                 continue
             await conn.inflight.acquire()
-            self.tasks.spawn(f"rpc-{conn.peer}", self._serve(conn, line))
+            task = self.tasks.spawn(f"rpc-{conn.peer}", self._serve(conn, line))
+            conn.pending.add(task)
+            task.add_done_callback(conn.pending.discard)
 
     async def _discard(self, conn: Connection) -> None:
         """After refusing a line: let the reply reach the client (reset on unread data would

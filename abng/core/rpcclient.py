@@ -30,6 +30,13 @@ def _encode(method: str, params: dict[str, Any] | None, ident: int) -> bytes:
     return json.dumps(req, separators=(",", ":")).encode() + b"\n"
 
 
+def _unreachable(path: str, exc: OSError) -> ConnectionError:
+    """Every "abngd is not there" case is a ConnectionError (missing socket file included)."""
+    if isinstance(exc, ConnectionError):
+        return exc
+    return ConnectionError(f"cannot connect to abngd at {path}: {exc.strerror or exc}")
+
+
 def _result(msg: Any) -> Any:
     if not isinstance(msg, dict):
         raise RpcError(-32603, "malformed response from abngd")
@@ -68,9 +75,12 @@ class RpcClient:
         async with self._connect_lock:
             if self.connected:
                 return
-            self._reader, self._writer = await asyncio.open_unix_connection(
-                self.socket_path, limit=READ_LIMIT
-            )
+            try:
+                self._reader, self._writer = await asyncio.open_unix_connection(
+                    self.socket_path, limit=READ_LIMIT
+                )
+            except OSError as exc:
+                raise _unreachable(self.socket_path, exc) from exc
             self._read_task = asyncio.get_running_loop().create_task(
                 self._read_loop(self._reader), name="rpcclient:reader"
             )
@@ -134,7 +144,10 @@ class RpcClient:
 
     async def subscribe(self, events: list[str] | None = None) -> AsyncGenerator[dict[str, Any], None]:
         """Yield event ``params`` (``{event, timestamp, data}``) on a dedicated connection."""
-        reader, writer = await asyncio.open_unix_connection(self.socket_path, limit=READ_LIMIT)
+        try:
+            reader, writer = await asyncio.open_unix_connection(self.socket_path, limit=READ_LIMIT)
+        except OSError as exc:
+            raise _unreachable(self.socket_path, exc) from exc
         try:
             params: dict[str, Any] = {"events": events} if events else {}
             writer.write(_encode("monitor.subscribe", params, 1))
@@ -180,9 +193,9 @@ class SyncRpcClient:
             sock.settimeout(self.timeout)
             try:
                 sock.connect(self.socket_path)
-            except OSError:
+            except OSError as exc:
                 sock.close()
-                raise
+                raise _unreachable(self.socket_path, exc) from exc
             self._sock, self._buf = sock, bytearray()
 
     def close(self) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from abng.core.model import SessionState, SessionType, TerminateReason
-from abng.core.rpcclient import RpcError
+from abng.core.rpcclient import RpcClient, RpcError
 from tests.helpers.daemon import running_abngd, sample_session, seed_sessions, start_abngd
 
 
@@ -123,3 +123,21 @@ def test_second_instance_refuses_same_socket(tmp_path: Path) -> None:
         second = subprocess.run(cmd, capture_output=True, timeout=30)
         assert second.returncode == 1 and b"another abngd is listening" in second.stderr
         assert d.socket_path.exists() and d.call("system.health")["status"] == "ok"
+
+
+async def test_rpcclient_reconnects_after_abngd_restart(tmp_path: Path) -> None:
+    with running_abngd(tmp_path) as d:
+        client = RpcClient(d.socket_path, timeout=10)
+        try:
+            first = (await client.call("show.system"))["started_at"]
+            d.stop()
+            with pytest.raises(ConnectionError):
+                await client.call("show.system")
+            d2 = start_abngd(d.config_dir, d.run_dir, d.state_dir)
+            try:
+                assert (await client.call("system.health"))["status"] == "ok"
+                assert (await client.call("show.system"))["started_at"] >= first
+            finally:
+                d2.stop()
+        finally:
+            await client.close()

@@ -260,9 +260,7 @@ async def test_slow_subscriber_is_dropped_without_harming_others(daemon: Daemon)
         assert (await c.call("system.health"))["status"] == "ok"
 
 
-async def test_big_lists_rendered_in_thread(
-    daemon: Daemon, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_big_lists_rendered_in_thread(daemon: Daemon, monkeypatch: pytest.MonkeyPatch) -> None:
     await seed(daemon, 6)
     async with RpcClient(daemon.paths.socket) as c:
         small_rpc = await c.call("show.subscribers")
@@ -271,3 +269,18 @@ async def test_big_lists_rendered_in_thread(
         assert await c.call("show.subscribers") == small_rpc
         assert await c.call("subscribers.list", {"offset": 1}) == small_rest
         assert small_rest["count"] == 6 and len(small_rest["sessions"]) == 5
+
+
+async def test_half_closed_client_still_gets_every_reply(daemon: Daemon) -> None:
+    await seed(daemon, 2500)  # one big (thread-rendered) reply among small ones
+    reader, writer = await raw(daemon)
+    writer.write(b'{"jsonrpc":"2.0","method":"show.subscribers","id":1}\n')
+    writer.write(b'{"jsonrpc":"2.0","method":"subscribers.summary","id":2}\n')
+    writer.write(b'{"jsonrpc":"2.0","method":"system.version","id":3}\n')
+    writer.write_eof()  # like `printf ... | socat - UNIX-CONNECT:abngd.sock`
+    replies = [json.loads(await asyncio.wait_for(reader.readline(), 30)) for _ in range(3)]
+    assert sorted(r["id"] for r in replies) == [1, 2, 3]
+    by_id = {r["id"]: r["result"] for r in replies}
+    assert len(by_id[1]) == 2500 and by_id[2]["total"] == 2500
+    assert await asyncio.wait_for(reader.read(), 10) == b""
+    writer.close()
