@@ -168,7 +168,7 @@ def _walk(data: dict[str, Any], tokens: list[str], *, create: bool) -> Any:
             if child is None:
                 if not create:
                     raise PathError(f"nothing at {here}")
-                child = [] if nxt_is_list else {}
+                child = _seed(tokens[:depth], token, nxt_is_list)
                 cur[token] = child
         else:
             raise PathError(f"{here} is not a section")
@@ -179,6 +179,16 @@ def _walk(data: dict[str, Any], tokens: list[str], *, create: bool) -> Any:
             _put(cur, tokens[: depth + 1], child)
         cur = child
     return cur
+
+
+def _seed(parent: list[str], key: str, is_list: bool) -> Any:
+    """A new container; an entry of a map with built-in defaults starts as its default
+    (``set qos overhead_profiles pppoe_qinq mpu 60`` keeps the built-in overhead)."""
+    node = node_at(parent)
+    default = node.get("default") if node["kind"] == "map" else None
+    if isinstance(default, dict) and isinstance(default.get(key), dict):
+        return copy.deepcopy(default[key])
+    return [] if is_list else {}
 
 
 # --- diffs ----------------------------------------------------------------------------------------

@@ -137,3 +137,18 @@ def test_store_set_list_index_and_append(tmp_path: Path) -> None:
     assert [s.host for s in store.running.radius.servers] == ["10.0.0.2"]
     with pytest.raises(ConfigError):
         store.delete("radius servers 4")
+
+
+def test_map_entry_with_builtin_default_is_seeded(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path)
+    store.set("qos overhead_profiles pppoe_qinq mpu", "60")
+    assert store.candidate_dict()["qos"]["overhead_profiles"]["pppoe_qinq"] == {
+        "overhead": 38,
+        "mpu": 60,
+        "rtt": "20ms",
+    }
+    store.commit()
+    assert store.running.qos.overhead_profiles["pppoe_qinq"].mpu == 60
+    data: dict[str, Any] = {}
+    set_value(data, "qos overhead_profiles custom mpu", "60")
+    assert data["qos"]["overhead_profiles"]["custom"] == {"mpu": 60}
