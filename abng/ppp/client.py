@@ -22,6 +22,7 @@ from abng.ppp.codec import (
     PROTO_PAP,
     ChapResult,
     ChapValue,
+    Code,
     DecodeError,
     PapReply,
     PapRequest,
@@ -107,7 +108,7 @@ class PPPClient:
             proto, info = split_protocol(ppp_payload)
             if proto == PROTO_LCP:
                 pkt = decode_control(info)
-                if pkt.code == 5:
+                if pkt.code == Code.TERM_REQ:
                     self._cause = self._cause or "user_request"
                 self.lcp.receive(pkt, now)
             elif proto == PROTO_PAP and self.phase == "auth":

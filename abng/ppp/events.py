@@ -24,7 +24,10 @@ class AuthRequest:
 
 @dataclass(frozen=True, slots=True)
 class SessionUp:
-    """LCP, authentication and IPCP are all open: the subscriber has ``ip``."""
+    """LCP, authentication and IPCP are all open: the subscriber has ``ip``.
+
+    ``peer_mru``: the largest PPP packet we may send (the peer's MRU capped by our ``mtu``);
+    ``mru``: the largest the peer may send us (our negotiated MRU)."""
 
     ip: str
     peer_mru: int
