@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -69,10 +70,19 @@ class LocalAuthenticator:
         self.config = config
         self._by_user = {s.username: s for s in config.subscribers if s.username}
         self._by_mac = {_norm_mac(s.mac): s for s in config.subscribers if s.mac}
-        for s in config.subscribers:  # validate once, at load
+        for s in config.subscribers:  # validate once, at load (RateError / ValueError)
             for r in (s.rate_down, s.rate_up):
                 if r is not None:
                     parse_rate(r)
+            if s.pool is not None and s.pool not in config.pools:
+                raise ValueError(f"local subscriber {s.username or s.mac}: unknown pool {s.pool!r}")
+        if config.default_pool is not None and config.default_pool not in config.pools:
+            raise ValueError(f"unknown default pool {config.default_pool!r}")
+        for name, pool in config.pools.items():
+            if pool.network:
+                ipaddress.IPv4Network(pool.network)
+            elif not (pool.start and pool.end):
+                raise ValueError(f"pool {name!r} needs network or start and end")
 
     async def authenticate(self, req: AuthRequest) -> AuthResult:
         if req.service == "dhcp":

@@ -42,10 +42,10 @@ def build_access_attrs(req: AuthRequest, nas_identifier: str, nas_ip: str | None
 
 def _rate(pkt: Packet, name: str) -> int | None:
     value = pkt.first(name)
-    if value is None:
+    if not isinstance(value, str | int):
         return None
     try:
-        return parse_rate(value.strip() if isinstance(value, str) else value)  # type: ignore[arg-type]
+        return parse_rate(value.strip() if isinstance(value, str) else value)
     except RateError as exc:
         log.warning("ignoring %s from RADIUS: %s", name, exc)
         return None

@@ -8,6 +8,7 @@ from abng.aaa import crypto, packet
 from abng.aaa.client import ClientMachine, Kind, ServerAddr
 from abng.aaa.coa import CoaMachine, SessionQuery
 from abng.aaa.packet import Code, DecodeError
+from abng.aaa.radius_auth import parse_accept
 from abng.core.model import Session, SessionState, SessionType
 
 SECRET = b"testing123"
@@ -58,6 +59,7 @@ def test_fuzz_100k() -> None:
         try:
             pkt = packet.decode(data)
             pkt.named()
+            parse_accept(pkt)  # the Access-Accept interpretation never raises either
             decoded += 1
         except DecodeError:
             pass

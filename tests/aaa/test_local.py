@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from abng.aaa.crypto import chap_response
 from abng.aaa.local import LocalAaaConfig, LocalAuthenticator
 from abng.aaa.types import AuthRequest
@@ -19,7 +21,10 @@ CFG = LocalAaaConfig.from_dict(
             {"username": "bob", "password": "pw2", "pool": "residential", "mac": "02:00:00:00:00:02"},
             {"mac": "02:00:00:00:00:0A", "ip": "100.64.1.10"},
         ],
-        "pools": {"residential": {"network": "100.64.2.0/24", "gateway": "100.64.2.1", "dns": ["1.1.1.1"]}},
+        "pools": {
+            "residential": {"network": "100.64.2.0/24", "gateway": "100.64.2.1", "dns": ["1.1.1.1"]},
+            "guest": {"start": "100.64.3.10", "end": "100.64.3.200", "gateway": "100.64.3.1"},
+        },
         "default_pool": "guest",
     }
 )
@@ -67,3 +72,16 @@ async def test_dhcp_mac_and_default_pool() -> None:
     assert unknown.accepted and unknown.pool == "guest"
     strict = LocalAuthenticator(LocalAaaConfig(CFG.subscribers, CFG.pools, None))
     assert not (await strict.authenticate(_req("", "02:00:00:00:00:99", "dhcp"))).accepted
+
+
+def test_config_errors() -> None:
+    with pytest.raises(ValueError, match="unknown pool"):
+        LocalAuthenticator(LocalAaaConfig.from_dict({"subscribers": [{"username": "x", "pool": "nope"}]}))
+    with pytest.raises(ValueError, match="default pool"):
+        LocalAuthenticator(LocalAaaConfig.from_dict({"default_pool": "nope"}))
+    with pytest.raises(ValueError, match="rate"):
+        LocalAuthenticator(
+            LocalAaaConfig.from_dict({"subscribers": [{"username": "x", "rate_down": "fast"}]})
+        )
+    with pytest.raises(ValueError, match="start and end"):
+        LocalAuthenticator(LocalAaaConfig.from_dict({"pools": {"p": {"gateway": "10.0.0.1"}}}))
