@@ -278,3 +278,17 @@ def test_a_client_restarting_discovery_gets_a_new_session() -> None:
     second = srv.handle(padr_from(offer(srv, now=1.0)), MAC1, VLANS, 1.0).new_session
     assert first is not None and second is not None
     assert first.session_id != second.session_id and first.cookie != second.cookie
+
+
+def test_frames_for_another_ac_are_ignored() -> None:
+    srv = DiscoveryServer(dataclasses.replace(CFG, our_mac=AC_MAC))
+    other_ac = bytes.fromhex("ee1055550099")
+    assert srv.handle(padi(), MAC1, VLANS, 0.0, dst_mac=b"\xff" * 6).reply is not None
+    padr = padr_from(offer(srv))
+    assert srv.handle(padr, MAC1, VLANS, 0.0, dst_mac=other_ac).drop_reason == "not_for_us"
+    assert srv.handle(padr, MAC1, VLANS, 0.0, dst_mac=b"\xff" * 6).drop_reason == "not_for_us"
+    new = srv.handle(padr, MAC1, VLANS, 0.0, dst_mac=AC_MAC).new_session
+    assert new is not None
+    padt = PPPoEPacket(Code.PADT, new.session_id, ()).encode()
+    assert srv.handle(padt, MAC1, VLANS, 0.0, dst_mac=other_ac).drop_reason == "not_for_us"
+    assert srv.handle(padt, MAC1, VLANS, 0.0, dst_mac=AC_MAC).terminated == new.session_id

@@ -24,6 +24,7 @@ MIN_SESSION_ID = 1
 MAX_SESSION_ID = 0xFFFE  # 0 and 0xFFFF are reserved (RFC 2516 §4)
 STANDARD_PAYLOAD = 1492
 CODE_NAMES = {c.value: c.name for c in Code}
+BROADCAST = b"\xff" * 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class DiscoveryConfig:
     padi_rate_global: float = 500.0
     padi_burst_global: float = 1000.0
     rate_table_size: int = 16384
+    our_mac: bytes | None = None  # when set, PADR/PADT to another MAC are not for us (RFC 2516 §5.3)
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.ac_name.encode()) <= 64:
@@ -94,9 +96,21 @@ class DiscoveryServer:
         self._count(f"drop_{reason}")
         return DiscoveryResult(drop_reason=reason)
 
-    def handle(self, payload: bytes, peer_mac: bytes, vlans: tuple[int, ...], now: float) -> DiscoveryResult:
+    def handle(
+        self,
+        payload: bytes,
+        peer_mac: bytes,
+        vlans: tuple[int, ...],
+        now: float,
+        dst_mac: bytes | None = None,
+    ) -> DiscoveryResult:
+        """One discovery packet from ``peer_mac`` on ``vlans`` (VIDs, outer first).  ``dst_mac``
+        (the frame's destination) lets a promiscuous trunk ignore PADR/PADT meant for another AC."""
         if len(peer_mac) != 6 or peer_mac[0] & 1 or peer_mac == bytes(6):
             return self._drop("bad_source_mac")
+        ours = self.config.our_mac
+        if ours is not None and dst_mac is not None and dst_mac != ours and dst_mac != BROADCAST:
+            return self._drop("not_for_us")
         try:
             pkt = decode(payload)
         except DecodeError as exc:
@@ -106,6 +120,8 @@ class DiscoveryServer:
             return self._padt(pkt, peer_mac, vlans)
         if pkt.code not in (Code.PADI, Code.PADR):
             return self._drop("unexpected_code")
+        if pkt.code == Code.PADR and ours is not None and dst_mac is not None and dst_mac != ours:
+            return self._drop("not_for_us")  # a broadcast PADR is not addressed to us either
         if pkt.session_id != 0:
             return self._drop("nonzero_session_id")  # RFC 2516 §5.1/§5.3
         limited = self._limiter.allow(peer_mac, now)
