@@ -79,7 +79,8 @@ class SessionManager:
         self._locks: dict[int, asyncio.Lock] = {}
         self._ending: dict[int, asyncio.Future[Session]] = {}
         self._unclaimed: set[int] = set()
-        self._deadlines: list[tuple[float, int, TerminateReason]] = []
+        self._deadlines: list[tuple[float, int, TerminateReason]] = []  # heap; stale entries skipped
+        self._deadline_at: dict[tuple[int, TerminateReason], float] = {}
         self._timer: asyncio.TimerHandle | None = None
 
     # ---- registration -------------------------------------------------------------------------
@@ -111,7 +112,9 @@ class SessionManager:
             if s.state is SessionState.ACTIVE:
                 self._unclaimed.add(s.id)
                 if s.session_timeout and s.activated_at is not None:
-                    self._push_deadline(s.activated_at + s.session_timeout, s.id)
+                    self._push_deadline(
+                        s.id, s.activated_at + s.session_timeout, TerminateReason.SESSION_TIMEOUT
+                    )
             report[s.state.value] += 1
         return report
 
@@ -177,8 +180,7 @@ class SessionManager:
             raise InvalidSessionState(f"session {session_id} was terminated while activating")
         self.stats["activated"] += 1
         if s.session_timeout:
-            self._push_deadline(s.activated_at + s.session_timeout, s.id)
-            self._arm_timer()
+            self.set_deadline(s.id, s.activated_at + s.session_timeout, TerminateReason.SESSION_TIMEOUT)
         log.info("session up", extra={"session_id": s.id, "username": s.username, "ip": s.ip_address})
         self.bus.publish(EventName.SESSION_UP, s.to_rpc())
         return s
@@ -220,6 +222,8 @@ class SessionManager:
         s.ended_at = int(self.clock())
         self.table.remove(s)
         self._unclaimed.discard(s.id)
+        for r in TerminateReason:
+            self._deadline_at.pop((s.id, r), None)
         self.history.append(s)
         if self.store is not None:
             self.store.end(s)
@@ -364,24 +368,41 @@ class SessionManager:
         log.error("%s failed: %r", what, exc, extra={"session_id": s.id}, exc_info=exc)
         self.bus.publish(EventName.ERROR, {"message": f"{what} failed: {exc}", "session_id": s.id})
 
-    def _push_deadline(self, at: float, session_id: int) -> None:
-        heapq.heappush(self._deadlines, (at, session_id, TerminateReason.SESSION_TIMEOUT))
+    def set_deadline(self, session_id: int, at: float | None, reason: TerminateReason) -> None:
+        """Terminate ``session_id`` with ``reason`` at wall-clock time ``at`` if it is still
+        active then.  One deadline per (session, reason): setting it again moves it (a DHCP
+        renew pushes ``lease_expired`` later), ``at=None`` cancels it."""
+        if at is None:
+            self._deadline_at.pop((session_id, reason), None)
+            return
+        self._push_deadline(session_id, at, reason)
+        self._arm_timer()
 
-    def _arm_timer(self) -> None:
-        """One loop timer for the earliest deadline (Session-Timeout now, Idle-Timeout later)."""
+    def _push_deadline(self, session_id: int, at: float, reason: TerminateReason) -> None:
+        self._deadline_at[(session_id, reason)] = at
+        heapq.heappush(self._deadlines, (at, session_id, reason))
+        if len(self._deadlines) > 2 * len(self._deadline_at) + 1024:  # drop stale entries
+            self._deadlines = [(t, sid, r) for (sid, r), t in self._deadline_at.items()]
+            heapq.heapify(self._deadlines)
+
+    def _arm_timer(self, min_delay: float = 0.0) -> None:
+        """One loop timer for the earliest deadline (session/idle timeout, lease expiry)."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         if self._deadlines:
-            delay = max(0.0, self._deadlines[0][0] - self.clock())
+            delay = max(min_delay, self._deadlines[0][0] - self.clock())
             self._timer = asyncio.get_running_loop().call_later(delay, self._expire)
 
     def _expire(self) -> None:
         self._timer = None
         now = self.clock()
         while self._deadlines and self._deadlines[0][0] <= now:
-            _, sid, reason = heapq.heappop(self._deadlines)
+            at, sid, reason = heapq.heappop(self._deadlines)
+            if self._deadline_at.get((sid, reason)) != at:
+                continue  # moved or cancelled
+            del self._deadline_at[(sid, reason)]
             s = self.table.by_id.get(sid)
             if s is not None and s.state is SessionState.ACTIVE:
                 self.tasks.spawn(f"expire-{sid}", self.terminate(sid, reason))
-        self._arm_timer()
+        self._arm_timer(min_delay=0.01)  # wall clock vs loop clock drift: never spin

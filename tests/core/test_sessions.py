@@ -258,3 +258,30 @@ async def test_session_timeout_terminates(tmp_path: Path) -> None:
     await asyncio.wait_for(down.wait(), 10)
     assert mgr.history[-1].reason is TerminateReason.SESSION_TIMEOUT
     store.close()
+
+
+async def test_deadlines_move_and_cancel(tmp_path: Path) -> None:
+    mgr, store, _ = make(tmp_path)
+    ended: list[int] = []
+    done = asyncio.Event()
+
+    def on_down(e: dict[str, object]) -> None:
+        data = e["data"]
+        assert isinstance(data, dict)
+        ended.append(data["id"])
+        if len(ended) == 2:
+            done.set()
+
+    mgr.bus.subscribe(on_down, frozenset({"session_down"}))
+    moved, cancelled, kept = [await up(mgr, f"u{i}", f"100.64.2.{i}") for i in range(3)]
+    now = mgr.clock()
+    mgr.set_deadline(moved.id, now + 0.2, TerminateReason.LEASE_EXPIRED)
+    mgr.set_deadline(cancelled.id, now + 0.2, TerminateReason.LEASE_EXPIRED)
+    mgr.set_deadline(kept.id, now + 0.2, TerminateReason.LEASE_EXPIRED)
+    mgr.set_deadline(moved.id, now + 0.6, TerminateReason.LEASE_EXPIRED)  # a renew
+    mgr.set_deadline(cancelled.id, None, TerminateReason.LEASE_EXPIRED)
+    await asyncio.wait_for(done.wait(), 10)
+    assert ended == [kept.id, moved.id]
+    assert all(h.reason is TerminateReason.LEASE_EXPIRED for h in mgr.history)
+    assert mgr.get(cancelled.id).state is SessionState.ACTIVE
+    store.close()
