@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from abng.core.model import SessionState, SessionType
 from abng.core.rpcclient import SyncRpcClient
-from tests.helpers.daemon import sample_session, seed_sessions, start_abngd
+from tests.helpers.daemon import AbngdHandle, sample_session, seed_sessions, start_abngd
 
 
 def rss_mb(pid: int) -> float:
@@ -55,7 +55,7 @@ def pct(values: list[float], q: float) -> float:
     return sorted(values)[min(len(values) - 1, int(len(values) * q))]
 
 
-def start_and_measure(base: Path, label: str) -> tuple[object, dict[str, float]]:
+def start_and_measure(base: Path, label: str) -> tuple[AbngdHandle, dict[str, float]]:
     t0 = time.perf_counter()
     d = start_abngd(base / "etc", base / "run", base / "var", timeout=120, log_path=base / f"{label}.log")
     ready = time.perf_counter() - t0
