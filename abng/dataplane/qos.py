@@ -92,6 +92,7 @@ class QosBackend(Protocol):
     def remove_many(self, keys: Sequence[int | str]) -> list[QosResult]: ...
     def installed(self) -> list[InstalledShape]: ...
     def spec(self, key: int | str) -> ShapeSpec | None: ...
+    def ifname(self, ifindex: int) -> str | None: ...
     def close(self) -> None: ...
 
 
@@ -130,13 +131,18 @@ class QosManager:
     def apply_subscriber(
         self,
         key: int | str,
-        iface: str,
+        iface: str | int,
         ip: str | ipaddress.IPv4Address,
         rate_down: int | str,
         rate_up: int | str,
         overhead: int = 0,
         mpu: int = 0,
     ) -> QosResult:
+        if isinstance(iface, int):
+            name = self._backend.ifname(iface)
+            if name is None:
+                return QosResult(key, 19, f"no device with ifindex {iface}")  # ENODEV
+            iface = name
         spec = ShapeSpec.build(key, iface, ip, rate_down, rate_up, overhead, mpu)
         return self._backend.apply_many([spec])[0]
 

@@ -127,6 +127,14 @@ class CakeBackend:
     def close(self) -> None:
         self._ipr.close()
 
+    def ifname(self, ifindex: int) -> str | None:
+        """The name of device ``ifindex`` (``apply_subscriber`` accepts either)."""
+        try:
+            links = self._ipr.get_links(ifindex) if ifindex > 0 else []
+        except NetlinkError:
+            return None
+        return str(links[0].get_attr("IFLA_IFNAME")) if links else None
+
     def spec(self, key: int | str) -> ShapeSpec | None:
         return self._specs.get(key)
 

@@ -201,6 +201,14 @@ class HtbBackend:
             raise OSError(err, f"building the HTB tree on ifindex {index}")
 
     # -- intents ---------------------------------------------------------------------------
+    def ifname(self, ifindex: int) -> str | None:
+        """The name of device ``ifindex`` (``apply_subscriber`` accepts either)."""
+        try:
+            links = self._ipr.get_links(ifindex) if ifindex > 0 else []
+        except NetlinkError:
+            return None
+        return str(links[0].get_attr("IFLA_IFNAME")) if links else None
+
     def spec(self, key: int | str) -> ShapeSpec | None:
         slot = self._slots.get(key)
         return slot.spec if slot else None

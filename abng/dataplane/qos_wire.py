@@ -248,7 +248,14 @@ class DumpedClass:
 
 
 def parse_htb_class(body: bytes) -> DumpedClass | None:
-    """An RTM_NEWTCLASS dump entry, if it is an HTB class with parameters."""
+    """An RTM_NEWTCLASS dump entry, if it is a well-formed HTB class with parameters."""
+    try:
+        return _parse_htb_class(body)
+    except struct.error:
+        return None
+
+
+def _parse_htb_class(body: bytes) -> DumpedClass | None:
     _fam, _ifindex, handle, parent, _info = _TCMSG.unpack_from(body, 0)
     attrs = attrs_dict(body, _TCMSG.size)
     if bytes(attrs.get(TCA_KIND, b"")).rstrip(b"\0") != b"htb" or TCA_OPTIONS not in attrs:
@@ -265,6 +272,13 @@ def parse_htb_class(body: bytes) -> DumpedClass | None:
 
 def parse_u32_filter(body: bytes) -> tuple[int, list[tuple[int, int, int]]] | None:
     """An RTM_NEWTFILTER dump entry of a terminal u32 filter: ``(classid, [(value, mask, off)])``."""
+    try:
+        return _parse_u32_filter(body)
+    except struct.error:
+        return None
+
+
+def _parse_u32_filter(body: bytes) -> tuple[int, list[tuple[int, int, int]]] | None:
     attrs = attrs_dict(body, _TCMSG.size)
     if TCA_OPTIONS not in attrs:
         return None

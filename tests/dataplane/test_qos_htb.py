@@ -5,6 +5,7 @@ from __future__ import annotations
 from abng.dataplane.qos import QosManager, ifb_name
 from abng.dataplane.qos_htb import SHARD_MAJORS
 from tests.dataplane.dp_util import requires_root, shaper_ns, shard_filters, subscriber_classes, tc_json
+from tests.helpers.netns import link_index
 
 __all__ = ["shaper_ns"]
 
@@ -48,5 +49,12 @@ def test_apply_change_remove(shaper_ns: tuple[str, str]) -> None:
         # errno as data
         assert qos.change_rate(7, "1mbit", "1mbit").errno == 2
         assert qos.apply_subscriber(8, "nosuchdev0", "100.64.0.8", "1mbit", "1mbit").errno == 19
+        assert qos.apply_subscriber(8, 999_999, "100.64.0.8", "1mbit", "1mbit").errno == 19
+        # an ifindex works as well as a name
+        assert qos.apply_subscriber(9, link_index(ns, dev), "100.64.0.9", "3mbit", "1mbit").ok
+        spec = qos.spec(9)
+        assert spec is not None and spec.iface == dev
+        assert subscriber_classes(ns, dev) == {f"{SHARD_MAJORS[9]:x}:1": 3_000_000}
+        assert qos.remove_subscriber(9).ok and subscriber_classes(ns, dev) == {}
     finally:
         qos.close()
