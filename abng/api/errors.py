@@ -11,6 +11,8 @@ import logging
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from abng.api.backend import AbngdUnavailable
 from abng.api.responses import json_response
@@ -63,7 +65,16 @@ async def _on_crash(request: Request, exc: Exception) -> Response:
     return json_response({"detail": f"Internal error (request id {rid})"}, 500)
 
 
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:  # an undecodable body: invalid input like any other (D12)
+        detail = [{"loc": ["body"], "msg": str(exc.detail), "type": "body_invalid"}]
+        return json_response({"detail": detail}, 422)
+    return await http_exception_handler(request, exc)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(RpcError, _on_rpc_error)
     app.add_exception_handler(AbngdUnavailable, _on_unavailable)
     app.add_exception_handler(Exception, _on_crash)
