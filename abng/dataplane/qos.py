@@ -93,6 +93,8 @@ class QosBackend(Protocol):
     def installed(self) -> list[InstalledShape]: ...
     def spec(self, key: int | str) -> ShapeSpec | None: ...
     def ifname(self, ifindex: int) -> str | None: ...
+    def release_device(self, name: str) -> int: ...
+    def teardown(self) -> None: ...
     def close(self) -> None: ...
 
 
@@ -166,6 +168,15 @@ class QosManager:
 
     def spec(self, key: int | str) -> ShapeSpec | None:
         return self._backend.spec(key)
+
+    def release_device(self, iface: str) -> int:
+        """Remove everything set up on ``iface`` (HTB: its tree and IFB; CAKE: its subscribers)
+        and forget it; also how to recover after the device was re-created.  Returns an errno."""
+        return self._backend.release_device(iface)
+
+    def teardown(self) -> None:
+        """Remove every shaping object this manager created (shutdown)."""
+        self._backend.teardown()
 
     def close(self) -> None:
         self._backend.close()

@@ -169,6 +169,14 @@ class CakeBackend:
                     return int(exc.code)
         return 0
 
+    def release_device(self, name: str) -> int:
+        """Remove the shaping of every subscriber on ``name`` (each has its own device)."""
+        keys = [k for k, spec in self._specs.items() if spec.iface == name]
+        return next((r.errno for r in self.remove_many(keys) if r.errno), 0)
+
+    def teardown(self) -> None:
+        self.remove_many(list(self._specs))
+
     def apply_many(self, specs: Sequence[ShapeSpec]) -> list[QosResult]:
         out = []
         for spec in specs:

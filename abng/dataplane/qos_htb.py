@@ -200,6 +200,30 @@ class HtbBackend:
         if err:
             raise OSError(err, f"building the HTB tree on ifindex {index}")
 
+    def release_device(self, name: str) -> int:
+        """Forget ``name`` and remove what set-up created: root and ingress qdiscs (with every
+        class and filter under them) and the IFB.  Its subscribers are dropped from the state.
+        Also the way to recover after the device was deleted and re-created.  Returns an errno."""
+        dev = self._devices.pop(name, None)
+        if dev is None:
+            return 0
+        for key in [k for k, slot in self._slots.items() if slot.dev is dev]:
+            del self._slots[key]
+        try:
+            if self._lookup(name) == dev.ifindex:
+                self._reset_root(dev.ifindex)
+            ifb = self._lookup(dev.ifb)
+            if ifb is not None:
+                self._ipr.link("del", index=ifb)
+        except NetlinkError as exc:
+            return int(exc.code)
+        return 0
+
+    def teardown(self) -> None:
+        """:meth:`release_device` for every device (daemon shutdown)."""
+        for name in list(self._devices):
+            self.release_device(name)
+
     # -- intents ---------------------------------------------------------------------------
     def ifname(self, ifindex: int) -> str | None:
         """The name of device ``ifindex`` (``apply_subscriber`` accepts either)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from abng.dataplane.qos import QosManager, ifb_name
 from abng.dataplane.qos_htb import SHARD_MAJORS
 from tests.dataplane.dp_util import requires_root, shaper_ns, shard_filters, subscriber_classes, tc_json
-from tests.helpers.netns import link_index
+from tests.helpers.netns import link_index, ns_run
 
 __all__ = ["shaper_ns"]
 
@@ -56,5 +56,15 @@ def test_apply_change_remove(shaper_ns: tuple[str, str]) -> None:
         assert spec is not None and spec.iface == dev
         assert subscriber_classes(ns, dev) == {f"{SHARD_MAJORS[9]:x}:1": 3_000_000}
         assert qos.remove_subscriber(9).ok and subscriber_classes(ns, dev) == {}
+        # release: the tree, the ingress redirect and the IFB are gone
+        assert qos.apply_subscriber(10, dev, "100.64.0.10", "3mbit", "1mbit").ok
+        assert qos.release_device(dev) == 0
+        assert qos.spec(10) is None
+        assert not [q for q in tc_json(ns, "qdisc", "show", "dev", dev) if q["kind"] in ("htb", "ingress")]
+        assert ns_run(ns, "ip", "link", "show", ifb, check=False).returncode != 0
+        # and the device can be set up again
+        assert qos.apply_subscriber(11, dev, "100.64.0.11", "3mbit", "1mbit").ok
+        qos.teardown()
+        assert ns_run(ns, "ip", "link", "show", ifb, check=False).returncode != 0
     finally:
         qos.close()
