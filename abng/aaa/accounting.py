@@ -68,6 +68,10 @@ class Accounting:
         self._schedule(session)
         return await self._send_best_effort(session, "Start")
 
+    def resume(self, session: Session) -> None:
+        """A session restored after a restart: schedule its Interims again (no new Start)."""
+        self._schedule(session)
+
     async def interim(self, session: Session) -> bool:
         if self._refresh:
             await self._refresh(session)

@@ -26,6 +26,10 @@ class RadiusTimeout(Exception):
     """No configured server answered (after retries and failover)."""
 
 
+class RadiusClosed(RadiusTimeout):
+    """The client was closed (e.g. by a reconfiguration) before or while the request ran."""
+
+
 @dataclass(frozen=True, slots=True)
 class Reply:
     packet: Packet
@@ -94,7 +98,7 @@ class RadiusClient:
                 t.close()
         for fut in self._futures.values():
             if not fut.done():
-                fut.set_exception(RadiusTimeout("client closed"))
+                fut.set_exception(RadiusClosed("client closed"))
         self._futures.clear()
 
     @property
@@ -106,7 +110,7 @@ class RadiusClient:
         self, kind: Kind, attrs: Sequence[tuple[str, Value]], password: bytes | None, delay: float
     ) -> Reply:
         if self._closed:
-            raise RuntimeError("RadiusClient is closed")
+            raise RadiusClosed("RadiusClient is closed")
         loop = asyncio.get_running_loop()
         wire = make_all(attrs, self.dictionary)
         handle = self.machine.submit(kind, wire, loop.time(), password=password, delay_offset=delay)

@@ -266,3 +266,23 @@ async def test_interims_are_scheduled_and_spool_resender_runs(tmp_path: Path) ->
         await acct.close()
         await client.close()
         spool.close()
+
+
+async def test_stop_on_closed_client_stays_spooled_and_resume_schedules(tmp_path: Path) -> None:
+    client = RadiusClient(_config((free_udp_port(), free_udp_port())))
+    await client.close()
+    spool = AcctSpool(tmp_path / "spool.db")
+    acct = Accounting(client, spool)
+    try:
+        assert not await acct.stop(_session(3), TerminateReason.NAS_REBOOT)
+        assert spool.count() == 1
+        (rec,) = spool.pending()
+        assert ("Acct-Terminate-Cause", 11) in rec.attrs
+        s = _session(4, interim_interval=60)
+        acct.resume(s)
+        assert 4 in acct._timers
+        await acct.stop(s)
+        assert 4 not in acct._timers and spool.count() == 2
+    finally:
+        await acct.close()
+        spool.close()
