@@ -12,6 +12,7 @@ of the reservation, the saved next id and every id on file.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import sqlite3
 import threading
@@ -29,6 +30,13 @@ ID_BLOCK = 1000
 
 
 @dataclass(slots=True)
+class _Taken:
+    dirty: dict[int, Session]
+    deleted: set[int]
+    history: list[Session]
+
+
+@dataclass(slots=True)
 class Snapshot:
     sessions: list[Session]
     history: list[Session]
@@ -42,6 +50,8 @@ class SessionStore:
         self.path = path
         self.history_limit = history_limit
         self.interval = interval
+        #: session rows encoded per flush round (bounds the time the loop spends encoding)
+        self.batch = 5000
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db_lock = threading.Lock()
         with self._db_lock:
@@ -98,24 +108,47 @@ class SessionStore:
     def pending(self) -> int:
         return len(self._dirty) + len(self._deleted) + len(self._history)
 
-    async def flush(self) -> None:
+    async def flush(self, batch: int | None = None) -> None:
+        """Write what is pending in one transaction (at most ``batch`` session rows: encoding
+        happens on the loop, so a huge backlog is spread over several rounds)."""
         async with self._flush_lock:
-            if not self.pending and self._next_id is None:
+            if not self.pending:
                 return
             # Encode on the loop (sessions are mutated there); the disk work goes to a thread.
-            upserts, deletes, history = self._take()
-            next_id = self._next_id
-            await asyncio.to_thread(self._write, upserts, deletes, history, next_id)
+            taken = self._take(batch)
+            try:
+                await asyncio.to_thread(self._write, *self._encode(taken), self._next_id)
+            except BaseException:
+                self._give_back(taken)
+                raise
 
-    def _take(self) -> tuple[list[tuple[Any, ...]], list[tuple[int]], list[tuple[Any, ...]]]:
-        upserts = [rows.encode(s) for s in self._dirty.values()]
-        deletes = [(sid,) for sid in self._deleted]
-        history = [rows.encode(s) for s in self._history]
-        self._dirty, self._deleted, self._history = {}, set(), []
-        return upserts, deletes, history
+    def _take(self, batch: int | None) -> _Taken:
+        if batch is None or len(self._dirty) <= batch:
+            dirty, self._dirty = self._dirty, {}
+        else:
+            dirty = {sid: self._dirty.pop(sid) for sid in list(itertools.islice(self._dirty, batch))}
+        taken = _Taken(dirty, self._deleted, self._history)
+        self._deleted, self._history = set(), []
+        return taken
+
+    def _give_back(self, taken: _Taken) -> None:
+        """A failed write: mark everything again unless something newer replaced it."""
+        for sid, s in taken.dirty.items():
+            if sid not in self._deleted:
+                self._dirty.setdefault(sid, s)
+        self._deleted |= taken.deleted
+        self._history[:0] = taken.history
+
+    @staticmethod
+    def _encode(taken: _Taken) -> tuple[list[tuple[Any, ...]], list[tuple[int]], list[tuple[Any, ...]]]:
+        return (
+            [rows.encode(s) for s in taken.dirty.values()],
+            [(sid,) for sid in taken.deleted],
+            [rows.encode(s) for s in taken.history],
+        )
 
     def flush_sync(self) -> None:
-        self._write(*self._take(), self._next_id)
+        self._write(*self._encode(self._take(None)), self._next_id)
 
     def _write(
         self,
@@ -153,7 +186,7 @@ class SessionStore:
             await asyncio.sleep(self.interval)
             if self.pending:
                 try:
-                    await self.flush()
+                    await self.flush(self.batch)
                 except sqlite3.Error:
                     log.exception("session store flush failed")
 
