@@ -31,6 +31,11 @@ alice Cleartext-Password := "secret1"
     Athena-VRF = "guest",
     Class = 0x616263
 
+dave Cleartext-Password := "pw"
+    Attr-26.9999.1 = 0x0102,
+    Attr-26.12345.99 = 0x03,
+    Athena-Rate-Down = "not-a-rate"
+
 02:00:00:00:00:09 Cleartext-Password := "02:00:00:00:00:09"
     Framed-IP-Address = 100.64.0.9
 """
@@ -92,6 +97,10 @@ async def test_pap_chap_mac_accept_and_reject(tmp_path: Path) -> None:
             assert not (await auth.authenticate(_req(password="wrong"))).accepted
             dhcp = await auth.authenticate(_req(username="", mac="02:00:00:00:00:09", service="dhcp"))
             assert dhcp.accepted and dhcp.framed_ip == "100.64.0.9"
+            odd = await auth.authenticate(_req(username="dave", password="pw"))
+            assert odd.accepted and odd.rate_down_bps is None  # a bad rate is ignored, not fatal
+            assert odd.attrs["Vendor-9999-Attr-1"] == [b"\x01\x02"]
+            assert odd.attrs["Vendor-12345-Attr-99"] == [b"\x03"]
             assert client.machine.in_flight == 0 and client.socket_count == 1
         finally:
             await client.close()
