@@ -38,6 +38,16 @@ Subsystem = Callable[["Daemon"], Awaitable[None]]
 #: Subsystems started with abngd, in order (access, aaa, dataplane... append theirs here).
 SUBSYSTEMS: list[Subsystem] = []
 
+
+async def _setup_access(daemon: Daemon) -> None:
+    """Access protocols (PPPoE, DHCP, trunk I/O) and AAA: abng/access/subsystem.py."""
+    from abng.access.subsystem import setup
+
+    await setup(daemon)
+
+
+SUBSYSTEMS.append(_setup_access)
+
 DEFAULT_DIRS = {
     "config": ("ABNG_CONFIG_DIR", "/opt/athena-bng/etc"),
     "run": ("ABNG_RUN_DIR", "/opt/athena-bng/run"),

@@ -74,9 +74,8 @@ def test_new_session_field_becomes_a_column(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     db = sqlite3.connect(path)  # a file from before 'activated_at' and 'vrf' existed
     cols = [f for f in rows.FIELDS if f not in ("activated_at", "vrf", "bytes_in")]
-    db.execute(
-        f"CREATE TABLE sessions ({', '.join(c + (' INTEGER PRIMARY KEY' if c == 'id' else '') for c in cols)})"
-    )
+    decl = ", ".join(c + (" INTEGER PRIMARY KEY" if c == "id" else "") for c in cols)
+    db.execute(f"CREATE TABLE sessions ({decl})")
     s = sample_session(9)
     enc = dict(zip(rows.FIELDS, rows.encode(s), strict=True))
     db.execute(f"INSERT INTO sessions ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})",
