@@ -7,7 +7,8 @@ import pytest
 from abng.dataplane.detect import detect
 from abng.dataplane.qos import QosManager, ShapeSpec, ifb_name
 from abng.dataplane.qos_cake import apply_plan, cake_args, change_plan, remove_plan, rtt_us
-from tests.dataplane.dp_util import requires_root, shaper_ns
+from tests.dataplane.dp_util import requires_root, shaper_ns, tc_json
+from tests.helpers.netns import ns_run
 
 __all__ = ["shaper_ns"]
 
@@ -71,5 +72,24 @@ def test_cake_on_kernel(shaper_ns: tuple[str, str]) -> None:
         assert {s.rate_bps for s in qos.installed()} == {50_000_000, 10_000_000}
         assert qos.remove_subscriber(1).ok
         assert qos.installed() == []
+    finally:
+        qos.close()
+
+
+@requires_root
+def test_cake_refused_rolls_back(shaper_ns: tuple[str, str]) -> None:
+    """Without sch_cake the plan fails at the cake step: errno as data, nothing left behind."""
+    if detect().features["cake"]:
+        pytest.skip("kernel has sch_cake: the refusal path cannot be provoked")
+    ns, dev = shaper_ns
+    qos = QosManager("cake", netns=ns)
+    try:
+        result = qos.apply_subscriber(1, dev, "100.64.0.9", "100mbit", "40mbit", 34, 64)
+        assert not result.ok and result.errno > 0
+        assert qos.spec(1) is None and qos.installed() == []
+        assert ns_run(ns, "ip", "link", "show", ifb_name(dev), check=False).returncode != 0
+        kinds = {q["kind"] for q in tc_json(ns, "qdisc", "show", "dev", dev)}
+        assert "ingress" not in kinds and "cake" not in kinds
+        assert qos.change_rate(1, "1mbit", "1mbit").errno == 2
     finally:
         qos.close()
