@@ -188,11 +188,17 @@ class Daemon:
         log.info("abngd stopped; %d sessions kept in the store", len(self.sessions.table))
 
 
+def _sighup() -> None:
+    log.warning("SIGHUP ignored: the configuration changes only through commit (config.commit)")
+
+
 async def run(paths: Paths) -> int:
     daemon = Daemon(paths, subsystems=SUBSYSTEMS)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, daemon.request_stop)
+    # SIGHUP would kill the process by default; abngd reloads nothing behind the operator's back
+    loop.add_signal_handler(signal.SIGHUP, _sighup)
     try:
         await daemon.start()
     except Exception as exc:

@@ -108,6 +108,11 @@ def test_env_dirs_and_sigint(tmp_path: Path) -> None:
             if b"abngd listening on" in line:
                 break
         assert (tmp_path / "r" / "abngd.sock").exists() and (tmp_path / "e" / "running-config.yaml").exists()
+        proc.send_signal(1)  # SIGHUP: logged and ignored
+        for line in proc.stderr:
+            if b"SIGHUP ignored" in line:
+                break
+        assert proc.poll() is None
         proc.send_signal(2)
         assert proc.wait(15) == 0
     finally:
