@@ -36,11 +36,17 @@ BIG_LIST = 2000
 
 
 def _render(items: list[Session], view: str, count: int | None) -> bytes:
-    """JSON of a session list (runs in a thread: reads fields of a snapshot list only)."""
+    """JSON of a session list, built 1,000 sessions at a time so the intermediate dicts never
+    all exist at once (runs in a thread: reads fields of a snapshot list only)."""
+    parts: list[bytes] = []
+    for i in range(0, len(items), 1000):
+        chunk = items[i : i + 1000]
+        dicts = [s.to_rpc() for s in chunk] if view == "rpc" else [s.to_rest() for s in chunk]
+        parts.append(json.dumps(dicts, separators=(",", ":")).encode()[1:-1])
+    body = b"[" + b",".join(parts) + b"]"
     if view == "rpc":
-        return json.dumps([s.to_rpc() for s in items], separators=(",", ":")).encode()
-    body = {"sessions": [s.to_rest() for s in items], "count": count}
-    return json.dumps(body, separators=(",", ":")).encode()
+        return body
+    return b'{"sessions":' + body + b',"count":' + str(count).encode() + b"}"
 
 
 def hostname(d: Daemon) -> str:
