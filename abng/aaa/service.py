@@ -70,7 +70,7 @@ def local_config(cfg: Any) -> LocalAaaConfig:
             rate_up=s.rate_up,
             overhead_profile=s.overhead_profile,
             pool=s.pool,
-        )  # fmt: skip
+        )
         for s in a.subscribers
     )
     pools = {}

@@ -1,0 +1,244 @@
+"""The trunk service: subscriber frames in and out of abngd (issues 4 and 5, userspace path D4).
+
+```
+trunk --PacketIO--> Datapath.handle_frame --ToTun--> TUN abng0 --> kernel routing --> upstream
+                         | NOT_MINE
+                         v
+        frames.parse_frame -> Demux.classify -> by EtherType: 0x8863/0x8864 PPPoE, 0x0800 DHCP
+```
+
+One AF_PACKET socket with the userspace filter serves everything; the sans-I/O machines (DHCP
+server, PPPoE discovery, one PPPSession per subscriber) are fed frames and ``now`` and report
+their next deadline into one :class:`~abng.access.timers.Timers`.  A handler that raises is
+counted (``handler_errors``) and the frame dropped; per-session containment (STYLE §5) lives in
+the protocol services, which tear down only the session concerned (``nas_error``).
+
+If the trunk cannot be opened (missing interface, no CAP_NET_RAW) abngd still runs: the error
+is logged and the open is retried every ``RETRY`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from abng.access.bpf import FilterSpec
+from abng.access.demux import AccessInterface, Demux, Drop
+from abng.access.dhcp.pool import Ipv4Pool
+from abng.access.frames import (
+    ETH_P_IP,
+    ETH_P_PPPOE_DISC,
+    ETH_P_PPPOE_SESS,
+    DecodeError,
+    EthernetFrame,
+    parse_frame,
+)
+from abng.access.packetio import PacketIO
+from abng.access.timers import Timers
+from abng.core.model import Session
+from abng.dataplane.datapath import NOT_MINE, Datapath, Dropped, ToTrunk, ToTun
+from abng.dataplane.tun import TunDevice, enable_ip_forward, isolate_trunk
+
+if TYPE_CHECKING:
+    from abng.aaa.service import AaaService
+    from abng.core.daemon import Daemon
+
+log = logging.getLogger(__name__)
+
+RETRY = 5.0
+COUNTER_SYNC = 30.0
+TUN_NAME = "abng0"
+FrameHandler = Callable[[EthernetFrame, AccessInterface, float], None]
+
+
+def build_pools(cfg: Any) -> dict[str, Ipv4Pool]:
+    """``aaa.pools`` -> allocators shared by DHCP and PPPoE (an address is never given twice)."""
+    out: dict[str, Ipv4Pool] = {}
+    for name, p in cfg.aaa.pools.items():
+        first, last = p.range_bounds
+        out[name] = Ipv4Pool.from_range(name, str(first), str(last), exclude=[str(p.effective_gateway)])
+    return out
+
+
+def gateways(cfg: Any) -> list[str]:
+    gws = {str(p.effective_gateway) for p in cfg.aaa.pools.values()}
+    if cfg.dhcp.gateway is not None:
+        gws.add(str(cfg.dhcp.gateway))
+    return sorted(gws, key=lambda g: int(ipaddress.IPv4Address(g)))
+
+
+class TrunkService:
+    def __init__(self, daemon: Daemon, aaa: AaaService) -> None:
+        cfg = daemon.applied
+        self.daemon = daemon
+        self.aaa = aaa
+        self.trunk: str = cfg.interfaces.subscriber_trunk
+        self.clock = time.time
+        self.timers = Timers(self.clock)
+        self.demux = Demux.from_config(self.trunk, cfg.demux)
+        self.pools = build_pools(cfg)
+        self.gateways = gateways(cfg)
+        self.counters: Counter[str] = Counter()
+        self.handlers: dict[int, FrameHandler] = {}
+        self.io: PacketIO | None = None
+        self.tun: TunDevice | None = None
+        self.datapath = Datapath(b"\x00" * 6, self.gateways)
+        self.up = asyncio.Event()
+        self.error: str | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Open the trunk and the TUN device; on failure retry in the background."""
+        if not await self._try_open():
+            self.daemon.tasks.spawn("trunk-open", self._retry_open())
+
+    async def _retry_open(self) -> None:
+        while True:
+            await asyncio.sleep(RETRY)
+            if await self._try_open():
+                return
+
+    async def _try_open(self) -> bool:
+        io = PacketIO(self.trunk, FilterSpec.userspace())
+        tun = TunDevice(TUN_NAME)
+        try:
+            io.open()
+            tun.open()
+            await asyncio.to_thread(self._kernel_setup, tun)
+        except OSError as exc:
+            io.close()
+            tun.close()
+            if self.error != str(exc):
+                log.error(
+                    "subscriber trunk %s not usable (retrying every %.0f s): %s", self.trunk, RETRY, exc
+                )
+            self.error = str(exc)
+            return False
+        self.io, self.tun, self.error = io, tun, None
+        self.datapath.trunk_mac = io.mac
+        io.start(self.on_frame)
+        tun.start(self.on_tun_packet)
+        self.timers.set("counters", self.clock() + COUNTER_SYNC, self._sync_counters)
+        self.timers.set("demux", self.demux.next_cleanup(self.clock()), self._demux_cleanup)
+        self.up.set()
+        log.info("subscriber trunk %s open (userspace data path via %s)", self.trunk, tun.name)
+        return True
+
+    def _kernel_setup(self, tun: TunDevice) -> None:
+        tun.configure([f"{g}/32" for g in self.gateways])
+        enable_ip_forward()
+        isolate_trunk(self.trunk)
+
+    async def close(self) -> None:
+        self.timers.close()
+        if self.io is not None:
+            self.io.close()
+        if self.tun is not None:
+            self.tun.close()
+
+    # ---- frames -------------------------------------------------------------------------------
+    def send(self, frame: bytes) -> None:
+        if self.io is not None:
+            self.io.send(frame)
+
+    def on_frame(self, frame: bytes, ifindex: int) -> None:
+        verdict = self.datapath.handle_frame(frame)
+        if isinstance(verdict, ToTun):
+            if self.tun is not None:
+                self.tun.write(verdict.packet)
+        elif isinstance(verdict, ToTrunk):
+            self.send(verdict.frame)
+        elif isinstance(verdict, Dropped):
+            self.counters[f"datapath_{verdict.reason}"] += 1
+        elif verdict is NOT_MINE:
+            self.control_frame(frame)
+
+    def control_frame(self, frame: bytes) -> None:
+        """Access protocols: demux, then PPPoE discovery/session or DHCP by EtherType."""
+        now = self.clock()
+        try:
+            eth = parse_frame(frame)
+        except DecodeError as exc:
+            self.counters[f"drop_{exc.reason}"] += 1
+            return
+        iface = self.demux.classify(eth.tags, now)
+        if isinstance(iface, Drop):
+            self.counters[f"demux_{iface.reason}"] += 1
+            return
+        for created in self.demux.take_created():
+            log.info("access interface %s created (profile %s)", created.name, created.profile)
+        service = "dhcp" if eth.ethertype == ETH_P_IP else "pppoe"
+        handler = self.handlers.get(eth.ethertype)
+        if handler is None or service not in iface.services:
+            self.counters[f"no_service_{eth.ethertype:04x}"] += 1
+            return
+        try:
+            handler(eth, iface, now)
+        except Exception:
+            self.counters["handler_errors"] += 1
+            log.exception("access handler failed on %s", iface.name)
+
+    def on_tun_packet(self, packet: bytes) -> None:
+        verdict = self.datapath.from_tun(packet)
+        if isinstance(verdict, ToTrunk):
+            self.send(verdict.frame)
+        elif isinstance(verdict, Dropped):
+            self.counters[f"tun_{verdict.reason}"] += 1
+
+    def register(self, ethertypes: tuple[int, ...], handler: FrameHandler) -> None:
+        for et in ethertypes:
+            self.handlers[et] = handler
+
+    # ---- routes and counters ------------------------------------------------------------------
+    async def add_route(self, ip: str, mtu: int | None = None) -> None:
+        if self.tun is not None:
+            await asyncio.to_thread(self.tun.add_host_route, ip, mtu)
+
+    async def del_route(self, ip: str) -> None:
+        if self.tun is not None:
+            await asyncio.to_thread(self.tun.del_host_route, ip)
+
+    def take_counters(self, session: Session) -> None:
+        """Copy the data path's counters of ``session`` into it (before removal, Interim, Stop)."""
+        c = self.datapath.counters(session.ip_address) if session.ip_address else None
+        path = self.datapath.path(session.ip_address) if session.ip_address else None
+        if c is None or path is None or path.access_interface != session.access_interface:
+            return
+        self.daemon.sessions.update_counters(session.id, c.in_bytes, c.out_bytes, c.in_packets, c.out_packets)
+
+    async def refresh_counters(self, session: Session) -> None:
+        self.take_counters(session)
+
+    def _sync_counters(self, now: float) -> None:
+        for s in list(self.daemon.sessions.table):
+            self.take_counters(s)
+        self.timers.set("counters", now + COUNTER_SYNC, self._sync_counters)
+
+    def _demux_cleanup(self, now: float) -> None:
+        mgr = self.daemon.sessions
+        for iface in self.demux.expire(now, lambda i: bool(mgr.by_interface(i.name))):
+            log.info("access interface %s removed (idle)", iface.name)
+        self.timers.set("demux", self.demux.next_cleanup(now), self._demux_cleanup)
+
+    def info(self) -> dict[str, Any]:
+        io = self.io.counters if self.io is not None else None
+        return {
+            "trunk": self.trunk,
+            "up": self.io is not None,
+            "error": self.error,
+            "tun": self.tun.name if self.tun is not None else None,
+            "subscribers": len(self.datapath),
+            "counters": dict(self.counters),
+            "datapath_drops": dict(self.datapath.drops),
+            "demux": dict(self.demux.counters),
+            "packetio": None if io is None else {k: getattr(io, k) for k in io.__slots__},
+            "timers": len(self.timers),
+        }
+
+
+__all__ = ["ETH_P_PPPOE_DISC", "ETH_P_PPPOE_SESS", "TrunkService", "build_pools", "gateways"]
