@@ -201,8 +201,12 @@ class SessionManager:
             async with self._lock(session_id):
                 await self._teardown(s)
             fut.set_result(s)
-        except BaseException as exc:
-            fut.set_exception(exc)
+        except BaseException as exc:  # waiters (concurrent terminate calls) see the same outcome
+            if isinstance(exc, asyncio.CancelledError):
+                fut.cancel()
+            else:
+                fut.set_exception(exc)
+                fut.exception()  # retrieved: no "never retrieved" noise when nobody waits
             raise
         finally:
             del self._ending[session_id]
