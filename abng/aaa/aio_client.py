@@ -65,7 +65,12 @@ class RadiusClient:
             ServerAddr(resolve(s.host), s.secret.encode(), s.port, s.acct_port) for s in config.servers
         ]
         self.machine = ClientMachine(
-            servers, config.timeout, config.retries, config.dead_time, config.max_sockets
+            servers,
+            config.timeout,
+            config.retries,
+            config.dead_time,
+            config.max_sockets,
+            acct_require_ma=config.acct_require_message_authenticator,
         )
         self._transports: list[asyncio.DatagramTransport | None] = []
         self._backlog: dict[int, list[Transmit]] = {}

@@ -21,8 +21,9 @@ Policy (reference §6.4 leaves it open; documented in docs/radius.md):
   §2.2.1) so that the server can detect duplicates; a failover builds a new one (new id,
   new authenticator, updated Acct-Delay-Time).
 - Replies must come from the server's address, carry the expected code and a valid Response
-  Authenticator; Access replies must carry a valid Message-Authenticator (DECISIONS.md D22),
-  Accounting-Responses are checked when they carry one (RFC 2866 defines none).  Anything else
+  Authenticator; Access replies must carry a valid Message-Authenticator (DECISIONS.md D22).
+  Accounting-Responses are checked when they carry one and must carry one only with
+  ``acct_require_ma`` (RFC 2866 defines none and stock FreeRADIUS sends none).  Anything else
   is dropped and counted in :attr:`ClientMachine.stats`.
 """
 
@@ -110,6 +111,7 @@ class ClientMachine:
         dead_time: float = 30.0,
         max_sockets: int = 8,
         urandom: Callable[[int], bytes] = os.urandom,
+        acct_require_ma: bool = False,
     ) -> None:
         if not servers:
             raise ValueError("at least one RADIUS server is needed")
@@ -117,6 +119,7 @@ class ClientMachine:
         self.timeout, self.retries, self.dead_time = timeout, retries, dead_time
         self.max_sockets = max_sockets
         self._urandom = urandom
+        self._require_ma = {Kind.AUTH: True, Kind.ACCT: acct_require_ma}
         self._dead_until = [0.0] * len(servers)
         self._last_reply = [float("-inf")] * len(servers)
         self._busy: list[dict[int, int]] = []  # per socket: ident -> handle
@@ -180,7 +183,7 @@ class ClientMachine:
         if pkt.code not in expected:
             self.stats["drop_bad_code"] += 1
             return
-        if not crypto.verify_reply(crypto.trim(data), req.auth, server.secret, req.kind is Kind.AUTH):
+        if not crypto.verify_reply(crypto.trim(data), req.auth, server.secret, self._require_ma[req.kind]):
             self.stats["drop_bad_authenticator"] += 1
             return
         self._last_reply[req.server] = now

@@ -36,6 +36,9 @@ class RadiusConfig:
     source_address: str = "0.0.0.0"
     dead_time: float = 30.0
     max_sockets: int = 8
+    #: also drop Accounting-Responses without a valid Message-Authenticator (D22 read strictly;
+    #: needs ``update reply { Message-Authenticator := 0x00 }`` in FreeRADIUS's accounting section)
+    acct_require_message_authenticator: bool = False
     #: seconds between attempts to deliver spooled Accounting Stops
     spool_retry_interval: float = 30.0
 

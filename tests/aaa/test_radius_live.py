@@ -295,3 +295,26 @@ async def test_stop_on_closed_client_stays_spooled_and_resume_schedules(tmp_path
     finally:
         await acct.close()
         spool.close()
+
+
+@pytest.mark.parametrize("server_signs", [True, False])
+async def test_strict_accounting_message_authenticator(tmp_path: Path, server_signs: bool) -> None:
+    with freeradius_server(tmp_path, USERS, acct_message_authenticator=server_signs) as srv:
+        cfg = RadiusConfig(
+            servers=(RadiusServerConfig("127.0.0.1", "testing123", srv.auth_port, srv.acct_port),),
+            timeout=0.5,
+            retries=0,
+            acct_require_message_authenticator=True,
+        )
+        client = RadiusClient(cfg)
+        attrs = [("User-Name", "alice"), ("Acct-Status-Type", "Start"), ("Acct-Session-Id", "x")]
+        try:
+            if server_signs:  # FreeRADIUS signs it with a zeroed authenticator field: accepted
+                reply = await client.accounting_request(attrs)
+                assert reply.packet.has("Message-Authenticator")
+            else:
+                with pytest.raises(RadiusTimeout):
+                    await client.accounting_request(attrs)
+                assert client.machine.stats["drop_bad_authenticator"] == 1
+        finally:
+            await client.close()

@@ -13,7 +13,8 @@ The server's configuration is a copy of /etc/freeradius/3.0 (eap and inner-tunne
 small virtual server: ``authorize { preprocess chap files pap }``, PAP and CHAP,
 ``accounting { detail }`` into one detail file, and abng's ``dictionary.athena`` included so
 that users may carry Athena VSAs.  Replies carry a Message-Authenticator (DECISIONS.md D22;
-``message_authenticator=False`` turns that off).  The process runs ``freeradius -X -f`` and is
+``message_authenticator=False`` turns that off; ``acct_message_authenticator=True`` adds one to
+Accounting-Responses too).  The process runs ``freeradius -X -f`` and is
 stopped by PID.
 """
 
@@ -67,6 +68,7 @@ server default {
         acct_unique
     }
     accounting {
+        %(acct_ma)s
         detail
         ok
     }
@@ -131,6 +133,7 @@ def _prepare(
     acct_port: int,
     extra_clients: Sequence[tuple[str, str]],
     message_authenticator: bool,
+    acct_message_authenticator: bool = False,
 ) -> tuple[Path, Path, Path]:
     raddb = root / "raddb"
     logdir, rundir = root / "log", root / "run"
@@ -152,9 +155,9 @@ def _prepare(
         '  permissions = 0600\n  header = "%t"\n}\n'
     )
     ma = _MA if message_authenticator else ""
-    (raddb / "sites-enabled" / "default").write_text(
-        _SITE % {"auth_port": auth_port, "acct_port": acct_port, "ma": ma}
-    )
+    acct_ma = _MA if acct_message_authenticator else ""
+    site = _SITE % {"auth_port": auth_port, "acct_port": acct_port, "ma": ma, "acct_ma": acct_ma}
+    (raddb / "sites-enabled" / "default").write_text(site)
     with (raddb / "dictionary").open("a") as f:
         f.write(f"\n$INCLUDE {PACKAGE_DIR / 'dictionary.athena'}\n")
     with (raddb / "clients.conf").open("a") as f:
@@ -173,13 +176,14 @@ def freeradius_server(
     acct_port: int | None = None,
     message_authenticator: bool = True,
     name: str = "freeradius",
+    acct_message_authenticator: bool = False,
 ) -> Iterator[FreeRadius]:
     """Start FreeRADIUS in the foreground; yield its ports; always stop it by PID."""
     auth_port = auth_port or free_udp_port()
     acct_port = acct_port or free_udp_port()
     root = tmp_path / name
     raddb, detail_file, log_file = _prepare(
-        root, users, auth_port, acct_port, extra_clients, message_authenticator
+        root, users, auth_port, acct_port, extra_clients, message_authenticator, acct_message_authenticator
     )
     log = log_file.open("wb")
     proc = subprocess.Popen(
