@@ -69,7 +69,7 @@ def local_config(cfg: Any) -> LocalAaaConfig:
             rate_down=s.rate_down,
             rate_up=s.rate_up,
             overhead_profile=s.overhead_profile,
-            pool=s.pool,
+            pool=s.pool or a.default_pool,
         )
         for s in a.subscribers
     )

@@ -66,8 +66,23 @@ def test_udhcpc_obtain_renew_ping_release(topo: Topo, tmp_path: Path) -> None:
     log = tmp_path / "udhcpc.log"
     sc = script(tmp_path / "udhcpc.sh", UDHCPC_SCRIPT, log)
     mac = link_mac(topo.cli, topo.cli_if)
-    argv = ["busybox", "udhcpc", "-i", topo.cli_if, "-f", "-s", str(sc), "-t", "5", "-T", "1", "-A", "1",
-            "-x", "hostname:cpe1"]  # fmt: skip
+    argv = [
+        "busybox",
+        "udhcpc",
+        "-i",
+        topo.cli_if,
+        "-f",
+        "-s",
+        str(sc),
+        "-t",
+        "5",
+        "-T",
+        "1",
+        "-A",
+        "1",
+        "-x",
+        "hostname:cpe1",
+    ]
     with NsProcess(topo.cli, argv, log_dir=tmp_path) as proc:
         topo.wait(lambda: any(x.startswith("bound") for x in lines(log)), 15, "udhcpc bound")
         bound = next(x for x in lines(log) if x.startswith("bound"))

@@ -59,7 +59,7 @@ class Topo:
             "system": {"hostname": "bng-e2e", "dataplane": "userspace"},
             "interfaces": {"management": "lo", "subscriber_trunk": self.trunk, "upstream": self.up_bng},
             "demux": {"enabled": False},
-            "pppoe": {"enabled": True, "ac_name": "abng-e2e", "lcp_echo_interval": 2, "lcp_echo_failure": 3},
+            "pppoe": {"enabled": True, "ac_name": "abng-e2e", "lcp_echo_interval": 1, "lcp_echo_failure": 3},
             "dhcp": {"enabled": True, "lease_time": 120},
             "aaa": {
                 "order": ["local", "radius"],
@@ -85,8 +85,23 @@ class Topo:
             d.mkdir(parents=True, exist_ok=True)
         (etc / "running-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         log_path = self.base / "abngd.log"
-        cmd = ["ip", "netns", "exec", self.bng, sys.executable, "-m", "abng.core.daemon",
-               "--config-dir", str(etc), "--run-dir", str(run), "--state-dir", str(var), "--log-level", "debug"]  # fmt: skip
+        cmd = [
+            "ip",
+            "netns",
+            "exec",
+            self.bng,
+            sys.executable,
+            "-m",
+            "abng.core.daemon",
+            "--config-dir",
+            str(etc),
+            "--run-dir",
+            str(run),
+            "--state-dir",
+            str(var),
+            "--log-level",
+            "debug",
+        ]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=REPO)

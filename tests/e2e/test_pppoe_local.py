@@ -1,0 +1,109 @@
+"""PPPoE end to end with local AAA against a live abngd (untagged, demux disabled):
+pppoe-discovery (Debian pppoe) as an outside client; the project's client for PAP and CHAP;
+traffic to an upstream host; PADT from either side; keepalive failure; restart with sessions kept."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.pppoe_client import PppoeClient
+from tests.e2e.topology import UPSTREAM_HOST, Topo, topology
+from tests.helpers.netns import ns_run, requires_root
+
+pytestmark = requires_root
+
+
+@pytest.fixture(scope="module")
+def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topo]:
+    tmp = tmp_path_factory.mktemp("pppoe-local")
+    with topology(tmp) as t:
+        t.start_abngd(t.config())
+        yield t
+
+
+def pppoe_subs(topo: Topo) -> list[dict]:
+    return topo.subscribers(type="pppoe")
+
+
+def ended(topo: Topo, sid: int) -> dict | None:
+    return next((h for h in topo.call("subscribers.history", {"limit": 50}) if h["id"] == sid), None)
+
+
+def test_pppoe_discovery_outside_client(topo: Topo) -> None:
+    res = ns_run(topo.cli, "timeout", "10", "pppoe-discovery", "-I", topo.cli_if, check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "abng-e2e" in res.stdout  # our AC-Name in the PADO
+    assert "Got a cookie" in res.stdout
+    assert not pppoe_subs(topo)  # PADI/PADO create no state
+
+
+def test_pap_session_ping_and_client_padt(topo: Topo) -> None:
+    with PppoeClient(topo.cli, topo.cli_if, "alice", "secret1", auth=("pap",)).start() as c:
+        up = c.wait_up()
+        assert up.ip.startswith("100.64.0.") and up.gateway == "100.64.0.1"
+        s = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 10, "active pppoe")[0]
+        assert s["username"] == "alice" and s["ip_address"] == up.ip
+        assert s["ppp_interface"] == f"ppp{c.session_id}" and s["interface"] == topo.trunk
+        assert c.ping(UPSTREAM_HOST)
+        c.padt()
+        topo.wait(lambda: ended(topo, s["id"]), 10, "session end after PADT")
+    h = ended(topo, s["id"])
+    assert h is not None and h["reason"] == "user_request"
+    assert h["bytes_in"] > 0 and h["bytes_out"] > 0
+
+
+def test_chap_session_admin_disconnect_sends_padt(topo: Topo) -> None:
+    with PppoeClient(topo.cli, topo.cli_if, "bob", "secret2", auth=("chap",)).start() as c:
+        c.wait_up()
+        s = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["username"] == "bob"], 10, "bob")[0]
+        assert s["speed_down"] in ("50mbit", "50Mbit", "50 Mbit") or "50" in str(s["speed_down"])
+        topo.call("request.subscriber.disconnect", {"session_id": s["id"]})
+        c.wait(lambda: c.terminated, 5, "PADT from the BNG")
+    h = ended(topo, s["id"])
+    assert h is not None and h["reason"] == "admin_reset"
+
+
+def test_wrong_password_gets_no_session(topo: Topo) -> None:
+    with PppoeClient(topo.cli, topo.cli_if, "alice", "wrong", auth=("pap",)).start() as c:
+        c.wait(lambda: c.down_reason is not None or c.terminated, 10, "auth failure")
+        assert c.up is None
+    assert not [x for x in pppoe_subs(topo) if x["state"] == "active"]
+
+
+def test_keepalive_failure_is_lost_carrier(topo: Topo) -> None:
+    with PppoeClient(topo.cli, topo.cli_if, "alice", "secret1").start() as c:
+        c.wait_up()
+        sid = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 10, "active")[0][
+            "id"
+        ]
+        c.wait(lambda: c.echo_replies_sent >= 1, 5, "echo answered")
+        c.answer_echo = False
+        topo.wait(lambda: ended(topo, sid), 15, "lost carrier")
+    h = ended(topo, sid)
+    assert h is not None and h["reason"] == "lost_carrier"
+
+
+def test_restart_keeps_session(topo: Topo, tmp_path: Path) -> None:
+    with PppoeClient(
+        topo.cli, topo.cli_if, "alice", "secret1", echo_interval=1.0, echo_failure=30
+    ).start() as c:
+        c.wait_up()
+        before = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 10, "active")[0]
+        c.wait(lambda: c.echo_replies_received >= 1, 5, "server answers our echo")
+        topo.stop_abngd()
+        topo.start_abngd(topo.config())
+        after = topo.wait(lambda: pppoe_subs(topo), 10, "restored")[0]
+        assert after["id"] == before["id"] and after["ppp_interface"] == before["ppp_interface"]
+        seen = c.echo_replies_received
+        c.wait(lambda: c.echo_replies_received >= seen + 2, 10, "echo answered after restart")
+        assert c.down_reason is None and not c.terminated
+        assert c.ping(UPSTREAM_HOST)
+        # a client that vanished: after the next restart nobody answers echo -> lost_carrier
+        c.answer_echo = False
+        c.stop()
+        topo.wait(lambda: ended(topo, before["id"]), 15, "lost carrier")
+    h = ended(topo, before["id"])
+    assert h is not None and h["reason"] == "lost_carrier"
