@@ -263,6 +263,8 @@ class RpcServer:
             handler = self.methods.get(method)
             if handler is None:
                 raise RpcError(E.METHOD_NOT_FOUND, f"method '{method}' not found")
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug("rpc call", extra={"method": method, "peer": conn.peer})
             result = await handler(params, conn)
         except Exception as exc:
             self.stats["errors"] += 1
