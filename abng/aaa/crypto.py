@@ -34,6 +34,10 @@ def _md5(*parts: bytes) -> bytes:
     return h.digest()
 
 
+def _xor16(a: bytes, b: bytes) -> bytes:
+    return (int.from_bytes(a, "big") ^ int.from_bytes(b, "big")).to_bytes(16, "big")
+
+
 # ---- passwords --------------------------------------------------------------------------------
 def hide_password(password: bytes, secret: bytes, request_auth: bytes) -> bytes:
     """RFC 2865 §5.2 User-Password hiding (padded to a multiple of 16, max 128 octets)."""
@@ -43,8 +47,7 @@ def hide_password(password: bytes, secret: bytes, request_auth: bytes) -> bytes:
     out = bytearray()
     prev = request_auth
     for i in range(0, len(padded), 16):
-        b = _md5(secret, prev)
-        chunk = bytes(x ^ y for x, y in zip(padded[i : i + 16], b, strict=True))
+        chunk = _xor16(padded[i : i + 16], _md5(secret, prev))
         out += chunk
         prev = chunk
     return bytes(out)
@@ -58,8 +61,7 @@ def unhide_password(hidden: bytes, secret: bytes, request_auth: bytes) -> bytes:
     prev = request_auth
     for i in range(0, len(hidden), 16):
         chunk = hidden[i : i + 16]
-        b = _md5(secret, prev)
-        out += bytes(x ^ y for x, y in zip(chunk, b, strict=True))
+        out += _xor16(chunk, _md5(secret, prev))
         prev = chunk
     return bytes(out).rstrip(b"\x00")
 

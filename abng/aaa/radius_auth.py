@@ -40,8 +40,16 @@ def build_access_attrs(req: AuthRequest, nas_identifier: str, nas_ip: str | None
     return attrs
 
 
-def _rate(pkt: Packet, name: str) -> int | None:
-    value = pkt.first(name)
+Named = dict[str, list[Value]]
+
+
+def _first(attrs: Named, name: str) -> Value | None:
+    values = attrs.get(name)
+    return values[0] if values else None
+
+
+def _rate(attrs: Named, name: str) -> int | None:
+    value = _first(attrs, name)
     if not isinstance(value, str | int):
         return None
     try:
@@ -51,37 +59,40 @@ def _rate(pkt: Packet, name: str) -> int | None:
         return None
 
 
-def _int(pkt: Packet, name: str) -> int | None:
-    value = pkt.first(name)
+def _int(attrs: Named, name: str) -> int | None:
+    value = _first(attrs, name)
     return value if isinstance(value, int) else None
 
 
-def _str(pkt: Packet, name: str) -> str | None:
-    value = pkt.first(name)
+def _str(attrs: Named, name: str) -> str | None:
+    value = _first(attrs, name)
     return value if isinstance(value, str) else None
 
 
 def parse_accept(pkt: Packet) -> AuthResult:
-    """Access-Accept attributes -> AuthResult (Athena-Session-Timeout overrides Session-Timeout)."""
-    session_timeout = _int(pkt, "Athena-Session-Timeout")
+    """Access-Accept attributes -> AuthResult (Athena-Session-Timeout overrides Session-Timeout).
+
+    Values of the wrong length are kept raw in ``attrs`` and ignored here."""
+    a = pkt.named()
+    session_timeout = _int(a, "Athena-Session-Timeout")
     if session_timeout is None:
-        session_timeout = _int(pkt, "Session-Timeout")
+        session_timeout = _int(a, "Session-Timeout")
     return AuthResult(
         accepted=True,
-        reply_message=_str(pkt, "Reply-Message"),
-        framed_ip=_str(pkt, "Framed-IP-Address"),
-        framed_netmask=_str(pkt, "Framed-IP-Netmask"),
-        pool=_str(pkt, "Framed-Pool"),
-        rate_down_bps=_rate(pkt, "Athena-Rate-Down"),
-        rate_up_bps=_rate(pkt, "Athena-Rate-Up"),
-        overhead_profile=_str(pkt, "Athena-Overhead-Profile"),
+        reply_message=_str(a, "Reply-Message"),
+        framed_ip=_str(a, "Framed-IP-Address"),
+        framed_netmask=_str(a, "Framed-IP-Netmask"),
+        pool=_str(a, "Framed-Pool"),
+        rate_down_bps=_rate(a, "Athena-Rate-Down"),
+        rate_up_bps=_rate(a, "Athena-Rate-Up"),
+        overhead_profile=_str(a, "Athena-Overhead-Profile"),
         session_timeout=session_timeout,
-        idle_timeout=_int(pkt, "Idle-Timeout"),
-        interim_interval=_int(pkt, "Acct-Interim-Interval"),
-        cgnat_bypass=_int(pkt, "Athena-CGNAT-Bypass") == 1,
-        vrf=_str(pkt, "Athena-VRF"),
+        idle_timeout=_int(a, "Idle-Timeout"),
+        interim_interval=_int(a, "Acct-Interim-Interval"),
+        cgnat_bypass=_int(a, "Athena-CGNAT-Bypass") == 1,
+        vrf=_str(a, "Athena-VRF"),
         class_attr=tuple(pkt.raw(0, 25)),
-        attrs=pkt.named(),
+        attrs=a,
     )
 
 
@@ -100,6 +111,5 @@ class RadiusAuthenticator:
         reply = await self.client.access_request(attrs, password=password)
         if reply.accepted:
             return parse_accept(reply.packet)
-        return AuthResult(
-            accepted=False, reply_message=_str(reply.packet, "Reply-Message"), attrs=reply.packet.named()
-        )
+        named = reply.packet.named()
+        return AuthResult(accepted=False, reply_message=_str(named, "Reply-Message"), attrs=named)
