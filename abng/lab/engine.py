@@ -1,0 +1,371 @@
+"""The subscriber engine: many emulated PPPoE and DHCP subscribers over AF_PACKET sockets.
+
+Every subscriber is a sans-I/O machine (:class:`~abng.lab.pppoe_client.PppoeSubscriber` or
+:class:`~abng.lab.dhcp_client.DhcpClient`).  The engine only reads frames, routes each to its
+subscriber by destination MAC, wraps what the machines want to send in Ethernet + VLAN headers
+and keeps one timer heap for all their deadlines.  New sessions start through a token bucket
+(``rate`` per second) with at most ``outstanding`` setups in flight, like BNG Blaster's
+``session-outstanding-max``.  Statistics are in :class:`~abng.lab.stats.Stats`.
+
+The lab (``abng-lab up``) and the load generator (``bench/loadgen.py``) both drive this class.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import ipaddress
+import logging
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from abng.access.dhcp.codec import parse_message
+from abng.access.frames import (
+    BROADCAST_MAC,
+    ETH_P_IP,
+    ETH_P_PPPOE_DISC,
+    ETH_P_PPPOE_SESS,
+    DecodeError,
+    build_frame,
+    build_ipv4_udp,
+    parse_frame,
+    parse_ipv4,
+    parse_udp,
+)
+from abng.access.packetio import PacketIO
+from abng.access.pppoe.codec import DecodeError as PPPoEDecodeError
+from abng.access.pppoe.codec import decode_session
+from abng.lab.dhcp_client import DhcpBound, DhcpClient, DhcpFailed, DhcpLost
+from abng.lab.pppoe_client import PppoeDown, PppoeFailed, PppoeSubscriber, PppoeUp
+from abng.lab.stats import Stats
+from abng.lab.subscribers import SubscriberSpec, parse_echo_reply
+from abng.ppp.client import ClientConfig
+
+log = logging.getLogger(__name__)
+
+Machine = PppoeSubscriber | DhcpClient
+
+
+@dataclass
+class Subscriber:
+    sid: int
+    spec: SubscriberSpec
+    io: PacketIO
+    machine: Machine | None = None
+    state: str = "idle"  # idle queued connecting up down removed
+    started_at: float = 0.0
+    up_at: float = 0.0
+    deadline: float | None = None
+    ip: int = 0
+    gateway_mac: bytes = BROADCAST_MAC
+    want_up: bool = True
+    asked_down: bool = False
+    echo_sent: int = 0
+    echo_received: int = 0
+    reconnect_at: float | None = None
+    history: list[str] = field(default_factory=list)
+
+    @property
+    def ip_text(self) -> str:
+        return str(ipaddress.IPv4Address(self.ip)) if self.ip else ""
+
+
+class Engine:
+    def __init__(
+        self,
+        ios: list[PacketIO],
+        *,
+        rate: float = 100.0,
+        outstanding: int = 800,
+        reconnect: bool = True,
+        reconnect_delay: float = 2.0,
+        lcp_echo_interval: float = 0.0,
+        timeout: float = 1.0,
+        seed: int = 1,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        if not ios:
+            raise ValueError("the engine needs at least one interface")
+        self.ios = ios
+        self.rate = rate
+        self.outstanding = outstanding
+        self.reconnect = reconnect
+        self.reconnect_delay = reconnect_delay
+        self.lcp_echo_interval = lcp_echo_interval
+        self.timeout = timeout
+        self.stats = Stats()
+        self.subs: dict[int, Subscriber] = {}
+        self.by_mac: dict[bytes, Subscriber] = {}
+        self._rng = random.Random(seed)
+        self._next_sid = 1
+        self._queue: deque[int] = deque()
+        self._heap: list[tuple[float, int]] = []
+        self._connecting = 0
+        self._tokens = 0.0
+        self._refill_at = 0.0
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed: float | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clock = clock
+        self.frame_errors = 0
+
+    # --- lifecycle -------------------------------------------------------------------------------
+    def now(self) -> float:
+        if self._clock is not None:
+            return self._clock()
+        return self._loop.time() if self._loop is not None else 0.0
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._refill_at = self.now()
+        for io in self.ios:
+            io.start(self._on_frame)
+        self._arm()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        for io in self.ios:
+            io.stop()
+
+    # --- population ------------------------------------------------------------------------------
+    def add(self, specs: list[SubscriberSpec], io_index: int = 0) -> list[int]:
+        ids = []
+        for spec in specs:
+            if spec.mac in self.by_mac:
+                raise ValueError(f"subscriber {spec.kind} {spec.index} already exists")
+            sub = Subscriber(self._next_sid, spec, self.ios[io_index % len(self.ios)])
+            self._next_sid += 1
+            self.subs[sub.sid] = sub
+            self.by_mac[spec.mac] = sub
+            self.stats.requested[spec.kind] += 1
+            self._enqueue(sub)
+            ids.append(sub.sid)
+        self._arm()
+        return ids
+
+    def remove(self, ids: list[int]) -> int:
+        done = 0
+        for sid in ids:
+            sub = self.subs.get(sid)
+            if sub is None:
+                continue
+            self._hangup(sub, asked=True)
+            sub.state = "removed"
+            self.stats.requested[sub.spec.kind] -= 1
+            del self.subs[sid]
+            self.by_mac.pop(sub.spec.mac, None)
+            done += 1
+        self._arm()
+        return done
+
+    def flap(self, ids: list[int], down_for: float = 2.0) -> int:
+        """Hang up these subscribers now and dial again ``down_for`` seconds later."""
+        n, now = 0, self.now()
+        for sid in ids:
+            sub = self.subs.get(sid)
+            if sub is None or sub.state != "up":
+                continue
+            self._hangup(sub, asked=True)
+            sub.reconnect_at = now + down_for
+            self._push(sub, sub.reconnect_at)
+            n += 1
+        self._arm()
+        return n
+
+    def _hangup(self, sub: Subscriber, *, asked: bool) -> None:
+        now, m = self.now(), sub.machine
+        if isinstance(m, PppoeSubscriber):
+            m.terminate(now)
+            m.take_events()
+        elif isinstance(m, DhcpClient):
+            m.release(now)
+        if m is not None:
+            self._flush(sub)
+        if sub.state == "up":
+            self.stats.down(sub.spec.kind, "admin", asked=asked)
+        elif sub.state == "connecting":
+            self._connecting -= 1
+        sub.machine, sub.state, sub.ip, sub.deadline = None, "down", 0, None
+
+    # --- setup pacing ----------------------------------------------------------------------------
+    def _enqueue(self, sub: Subscriber) -> None:
+        sub.state = "queued"
+        self._queue.append(sub.sid)
+
+    def _pump_queue(self, now: float) -> None:
+        self._tokens = min(max(self.rate, 1.0), self._tokens + (now - self._refill_at) * self.rate)
+        self._refill_at = now
+        while self._queue and self._tokens >= 1.0 and self._connecting < self.outstanding:
+            sub = self.subs.get(self._queue.popleft())
+            if sub is None or sub.state != "queued":
+                continue
+            self._tokens -= 1.0
+            self._dial(sub, now)
+
+    def _dial(self, sub: Subscriber, now: float) -> None:
+        spec = sub.spec
+        if spec.kind == "pppoe":
+            cfg = ClientConfig(
+                spec.username,
+                spec.password,
+                auth_protocols=(spec.auth,),
+                lcp_echo_interval=self.lcp_echo_interval,
+                restart_interval=max(self.timeout, 1.0),
+            )
+            machine: Machine = PppoeSubscriber(
+                cfg, self._rng.randbytes, spec.index.to_bytes(4, "big"), discovery_timeout=self.timeout
+            )
+        else:
+            machine = DhcpClient(
+                spec.mac, self._rng.getrandbits(32), hostname=f"lab{spec.index}", timeout=self.timeout
+            )
+        sub.machine, sub.state, sub.started_at = machine, "connecting", now
+        sub.reconnect_at = None
+        self._connecting += 1
+        self.stats.started(now)
+        machine.start(now)
+        self._after(sub, now)
+
+    # --- frames ----------------------------------------------------------------------------------
+    def _on_frame(self, frame: bytes, ifindex: int) -> None:
+        sub = self.by_mac.get(frame[0:6])
+        if sub is None or sub.machine is None:
+            return
+        now = self.now()
+        try:
+            eth = parse_frame(frame)
+            m = sub.machine
+            if isinstance(m, PppoeSubscriber):
+                if eth.ethertype == ETH_P_PPPOE_DISC:
+                    m.receive_discovery(eth.payload, eth.src, now)
+                elif eth.ethertype == ETH_P_PPPOE_SESS:
+                    session_id, ppp = decode_session(eth.payload)
+                    if session_id == m.session_id:
+                        m.receive_session(ppp, now)
+                        for packet in m.received_ip:
+                            self._ip_in(sub, packet)
+                        m.received_ip.clear()
+            elif eth.ethertype == ETH_P_IP:
+                ip = parse_ipv4(eth.payload)
+                if ip.protocol == 17:
+                    udp = parse_udp(ip, verify_checksum=False)
+                    if udp.dst_port == 68:
+                        m.receive(parse_message(udp.payload), eth.src, now)
+                else:
+                    self._ip_in(sub, eth.payload)
+        except (DecodeError, PPPoEDecodeError):
+            self.frame_errors += 1
+            return
+        self._after(sub, now)
+        self._arm()
+
+    def _ip_in(self, sub: Subscriber, packet: bytes) -> None:
+        if parse_echo_reply(packet) is not None:
+            sub.echo_received += 1
+
+    def send_ip(self, sub: Subscriber, packet: bytes) -> bool:
+        """Send an IPv4 datagram from an established subscriber (lab traffic)."""
+        m = sub.machine
+        if sub.state != "up" or m is None:
+            return False
+        if isinstance(m, PppoeSubscriber):
+            m.send_ip(packet)
+            self._flush(sub)
+        else:
+            sub.io.send(build_frame(sub.gateway_mac, sub.spec.mac, sub.spec.tags, ETH_P_IP, packet))
+        return True
+
+    def _flush(self, sub: Subscriber) -> None:
+        m, spec = sub.machine, sub.spec
+        if isinstance(m, PppoeSubscriber):
+            for dst, etype, payload in m.take_output():
+                sub.io.send(build_frame(dst, spec.mac, spec.tags, etype, payload))
+        elif isinstance(m, DhcpClient):
+            for out in m.take_output():
+                packet = build_ipv4_udp(out.src_ip, out.dst_ip, 68, 67, out.payload)
+                sub.io.send(build_frame(out.dst_mac, spec.mac, spec.tags, ETH_P_IP, packet))
+
+    # --- events ----------------------------------------------------------------------------------
+    def _after(self, sub: Subscriber, now: float) -> None:
+        """Send what the machine produced, handle its events, re-file its deadline."""
+        m = sub.machine
+        if m is None:
+            return
+        self._flush(sub)
+        for ev in m.take_events():
+            if isinstance(ev, PppoeUp | DhcpBound):
+                if isinstance(ev, DhcpBound):
+                    sub.gateway_mac = ev.server_mac
+                    if ev.renewed:
+                        self.stats.renewals += 1
+                        continue
+                    sub.ip = ev.ip
+                else:
+                    sub.ip = int(ipaddress.IPv4Address(ev.ip))
+                if sub.state == "connecting":
+                    self._connecting -= 1
+                sub.state, sub.up_at = "up", now
+                self.stats.up(sub.spec.kind, now, now - sub.started_at)
+            elif isinstance(ev, PppoeDown | DhcpLost | PppoeFailed | DhcpFailed):
+                self._lost(sub, ev.reason, now, was_up=isinstance(ev, PppoeDown | DhcpLost))
+                return
+        nd = m.next_deadline()
+        if nd is not None and nd != sub.deadline:
+            self._push(sub, nd)
+
+    def _lost(self, sub: Subscriber, reason: str, now: float, *, was_up: bool) -> None:
+        if was_up and sub.state == "up":
+            self.stats.down(sub.spec.kind, reason, asked=False)
+        else:
+            if sub.state == "connecting":
+                self._connecting -= 1
+            self.stats.failed(reason)
+        sub.history.append(reason)
+        del sub.history[:-8]
+        sub.machine, sub.state, sub.ip, sub.deadline = None, "down", 0, None
+        if self.reconnect:
+            sub.reconnect_at = now + self.reconnect_delay
+            self._push(sub, sub.reconnect_at)
+
+    # --- timers ----------------------------------------------------------------------------------
+    def _push(self, sub: Subscriber, when: float) -> None:
+        sub.deadline = when
+        heapq.heappush(self._heap, (when, sub.sid))
+
+    def _arm(self) -> None:
+        if self._loop is None:
+            return
+        when = self._heap[0][0] if self._heap else None
+        if self._queue:
+            soon = self.now() + (1.0 / max(self.rate, 1.0))
+            when = soon if when is None else min(when, soon)
+        if when is None or (self._armed is not None and self._armed <= when and self._handle is not None):
+            return
+        if self._handle is not None:
+            self._handle.cancel()
+        self._armed = when
+        self._handle = self._loop.call_at(when, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._handle, self._armed = None, None
+        self.run_timers(self.now())
+        self._arm()
+
+    def run_timers(self, now: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            when, sid = heapq.heappop(heap)
+            sub = self.subs.get(sid)
+            if sub is None or sub.deadline != when:
+                continue  # stale entry
+            sub.deadline = None
+            if sub.machine is None:
+                if sub.reconnect_at is not None and sub.state == "down":
+                    self._enqueue(sub)
+                continue
+            sub.machine.handle_timer(now)
+            self._after(sub, now)
+        self._pump_queue(now)

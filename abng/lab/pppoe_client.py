@@ -1,0 +1,167 @@
+"""One emulated PPPoE subscriber: discovery client + PPP client, sans-I/O.
+
+Glues :class:`abng.access.pppoe.client.DiscoveryClient` (PADI/PADO/PADR/PADS/PADT) and
+:class:`abng.ppp.client.PPPClient` (LCP, PAP/CHAP, IPCP, echo replies).  Output is a list of
+``(destination MAC, EtherType, PPPoE payload)``; the caller adds Ethernet and VLAN headers.
+Events: :class:`PppoeUp`, :class:`PppoeDown` (was up) and :class:`PppoeFailed` (never came up),
+each with a reason; a failure names the phase that timed out (padi_timeout, padr_timeout,
+lcp_timeout, auth_timeout, ipcp_timeout) or auth_failed, padt, ...
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from abng.access.frames import ETH_P_PPPOE_DISC, ETH_P_PPPOE_SESS
+from abng.access.pppoe.client import DiscoveryClient, DiscoveryFailed, DiscoveryTerminated, DiscoveryUp
+from abng.access.pppoe.codec import session_frame
+from abng.ppp.client import ClientConfig, ClientUp, PPPClient
+from abng.ppp.events import IPv4Packet, LinkFinished, SessionDown
+
+Out = tuple[bytes, int, bytes]  # (dst MAC, EtherType, PPPoE payload)
+
+
+@dataclass(frozen=True, slots=True)
+class PppoeUp:
+    session_id: int
+    ip: str
+    gateway: str
+
+
+@dataclass(frozen=True, slots=True)
+class PppoeDown:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class PppoeFailed:
+    reason: str
+
+
+PppoeEvent = PppoeUp | PppoeDown | PppoeFailed
+
+_PHASE_TIMEOUT = {"establish": "lcp_timeout", "auth": "auth_timeout", "network": "ipcp_timeout"}
+
+
+class PppoeSubscriber:
+    def __init__(
+        self,
+        config: ClientConfig,
+        rng: Callable[[int], bytes],
+        host_uniq: bytes,
+        *,
+        discovery_timeout: float = 1.0,
+        discovery_tries: int = 5,
+    ) -> None:
+        self.config = config
+        self.rng = rng
+        self.disc = DiscoveryClient(host_uniq=host_uniq, timeout=discovery_timeout, max_tries=discovery_tries)
+        self.ppp: PPPClient | None = None
+        self.session_id = 0
+        self.ac_mac = b""
+        self.ip = ""
+        self.gateway = ""
+        self.state = "idle"  # idle discovery ppp up down
+        self.received_ip: list[bytes] = []  # IPv4 datagrams that came down the session
+        self._out: list[Out] = []
+        self._events: list[PppoeEvent] = []
+
+    # --- API -------------------------------------------------------------------------------------
+    def start(self, now: float) -> None:
+        self.state = "discovery"
+        self.disc.start(now)
+        self._collect(now)
+
+    def receive_discovery(self, payload: bytes, src_mac: bytes, now: float) -> None:
+        self.disc.receive(payload, src_mac, now)
+        self._collect(now)
+
+    def receive_session(self, ppp_payload: bytes, now: float) -> None:
+        if self.ppp is not None:
+            self.ppp.receive(ppp_payload, now)
+            self._collect(now)
+
+    def send_ip(self, packet: bytes) -> None:
+        if self.ppp is None or not self.ppp.is_up:
+            raise RuntimeError("PPPoE session is not up")
+        self._out.append(
+            (self.ac_mac, ETH_P_PPPOE_SESS, session_frame(self.session_id, self.ppp.send_ip(packet)))
+        )
+
+    def terminate(self, now: float) -> None:
+        """Hang up: LCP Terminate-Request then PADT (or just stop discovery)."""
+        if self.ppp is not None and not self.ppp.finished:
+            self.ppp.terminate("user_request", now)
+            self._collect(now)
+        if self.disc.state == "session":
+            dst, payload = self.disc.padt()
+            self._out.append((dst, ETH_P_PPPOE_DISC, payload))
+        if self.state in ("idle", "discovery", "ppp", "up"):
+            self._end("user_request", now)
+
+    def handle_timer(self, now: float) -> None:
+        self.disc.handle_timer(now)
+        if self.ppp is not None:
+            self.ppp.handle_timer(now)
+        self._collect(now)
+
+    def next_deadline(self) -> float | None:
+        times = [self.disc.next_deadline(), self.ppp.next_deadline() if self.ppp is not None else None]
+        present = [t for t in times if t is not None]
+        return min(present) if present else None
+
+    def take_output(self) -> list[Out]:
+        out, self._out = self._out, []
+        return out
+
+    def take_events(self) -> list[PppoeEvent]:
+        events, self._events = self._events, []
+        return events
+
+    # --- internals -------------------------------------------------------------------------------
+    def _end(self, reason: str, now: float) -> None:
+        was_up = self.state == "up"
+        self.state = "down"
+        self._events.append(PppoeDown(reason) if was_up else PppoeFailed(reason))
+
+    def _collect(self, now: float) -> None:
+        for dst, payload in self.disc.take_output():
+            self._out.append((dst, ETH_P_PPPOE_DISC, payload))
+        for ev in self.disc.take_events():
+            if isinstance(ev, DiscoveryUp):
+                self.session_id, self.ac_mac = ev.session_id, ev.ac_mac
+                self.ppp = PPPClient(self.config, self.rng, now)
+                self.state = "ppp"
+                self._send_ppp(self.ppp.start(now))
+            elif isinstance(ev, DiscoveryFailed):
+                reason = ev.reason
+                if reason == "timeout":
+                    reason = "padr_timeout" if self.disc.ac_mac else "padi_timeout"
+                self._end(reason, now)
+            elif isinstance(ev, DiscoveryTerminated) and self.state in ("ppp", "up"):
+                if self.ppp is not None:
+                    self.ppp.lower_down("padt", now)
+                    self.ppp.take_events()
+                self._end("padt", now)
+        if self.ppp is None:
+            return
+        self._send_ppp(self.ppp.take_output())
+        for pev in self.ppp.take_events():
+            if isinstance(pev, ClientUp) and self.state == "ppp":
+                self.ip, self.gateway, self.state = pev.ip, pev.gateway, "up"
+                self._events.append(PppoeUp(self.session_id, pev.ip, pev.gateway))
+            elif isinstance(pev, IPv4Packet):
+                self.received_ip.append(pev.data)
+            elif isinstance(pev, SessionDown) and self.state in ("ppp", "up"):
+                reason = pev.reason
+                if reason == "negotiation_failed" and self.state == "ppp":
+                    reason = _PHASE_TIMEOUT.get(self.ppp.phase, reason)
+                self._end(reason, now)
+            elif isinstance(pev, LinkFinished) and self.disc.state == "session":
+                dst, payload = self.disc.padt()
+                self._out.append((dst, ETH_P_PPPOE_DISC, payload))
+
+    def _send_ppp(self, payloads: list[bytes]) -> None:
+        for p in payloads:
+            self._out.append((self.ac_mac, ETH_P_PPPOE_SESS, session_frame(self.session_id, p)))
