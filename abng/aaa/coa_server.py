@@ -50,7 +50,9 @@ class CoaServer:
     ) -> None:
         self.config = config
         clients = {resolve(host): secret for host, secret in config.coa_secrets().items()}
-        self.machine = CoaMachine(clients, lookup, nas_identifier=None, nas_ip_address=config.nas_ip_address)
+        self.machine = CoaMachine(
+            clients, lookup, nas_identifier=config.nas_identifier, nas_ip_address=config.nas_ip_address
+        )
         self._change_rate, self._disconnect = change_rate, disconnect
         self._transport: asyncio.DatagramTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()

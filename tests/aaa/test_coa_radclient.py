@@ -112,7 +112,7 @@ async def test_coa_with_message_authenticator_and_profile(env: Env) -> None:
 
 
 async def test_disconnect_ack_by_user_name(env: Env) -> None:
-    rc, out = await env.send("disconnect", 'User-Name = "alice"')
+    rc, out = await env.send("disconnect", 'User-Name = "alice", NAS-Identifier = "abng"')
     assert rc == 0 and "Disconnect-ACK" in out, out
     assert env.table.disconnects == [1]
 
@@ -130,6 +130,7 @@ async def test_disconnect_by_nas_port_id(env: Env) -> None:
         ("coa", 'Acct-Session-Id = "abng-1-99", Athena-Rate-Down = "1mbit"', "Session-Context-Not-Found"),
         ("disconnect", 'User-Name = "alice", Framed-IP-Address = 100.64.0.2', "Session-Context-Not-Found"),
         ("disconnect", 'NAS-Identifier = "x"', "Missing-Attribute"),
+        ("disconnect", 'NAS-Identifier = "other-bng", User-Name = "alice"', "NAS-Identification-Mismatch"),
         ("coa", 'User-Name = "alice", Filter-Id = "gold"', "Unsupported-Attribute"),
         ("coa", 'User-Name = "alice", Athena-Rate-Down = "fast"', "Invalid-Request"),
         ("coa", 'User-Name = "alice"', "Invalid-Request"),
