@@ -48,6 +48,19 @@ async def _setup_access(daemon: Daemon) -> None:
 
 SUBSYSTEMS.append(_setup_access)
 
+
+async def _setup_policy(daemon: Daemon) -> None:
+    """Policy (issue 6): backend detection, QoS, /32 routes, CGNAT (abng/dataplane/service.py)
+    and the RADIUS CoA/Disconnect listener (abng/aaa/coa_service.py)."""
+    from abng.aaa import coa_service
+    from abng.dataplane import service as policy
+
+    await policy.setup(daemon)
+    await coa_service.setup(daemon)
+
+
+SUBSYSTEMS.append(_setup_policy)
+
 DEFAULT_DIRS = {
     "config": ("ABNG_CONFIG_DIR", "/opt/athena-bng/etc"),
     "run": ("ABNG_RUN_DIR", "/opt/athena-bng/run"),

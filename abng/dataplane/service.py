@@ -1,0 +1,368 @@
+"""Policy inside abngd: backend detection, per-session QoS, /32 routes and CGNAT steering.
+
+``setup(daemon)`` (called from ``abng.core.daemon``) detects the dataplane backend (D4) in the
+dataplane worker thread, reports it through ``show.system`` / ``system.health``, re-applies the
+policy of the sessions restored from the store (one ``apply_many``), converges CGNAT, and
+registers:
+
+* :class:`PolicyHook`: ``session_up`` shapes the session (rates from the session, i.e. RADIUS /
+  CoA / REST, else ``qos.default_down/up``; overhead profile from the session, else
+  ``qos.default_overhead_profile``) on the right device (userspace backend: the access layer's
+  TUN device for download and its IFB for upload; kernel backend: the PPP or VLAN device),
+  installs the /32 route and records CGNAT steering (``vrf_steered``; ``Athena-CGNAT-Bypass``
+  puts the address in the bypass set); ``rate_changed`` changes the classes in place;
+  ``session_down`` removes all of it.
+* RPCs ``show.qos``, ``show.qos.profiles``, ``show.routes`` (read back from the kernel:
+  :mod:`abng.dataplane.policy_rpc`).
+* a config applier: ``qos.*`` (enable/disable, defaults, profiles) and ``cgnat.*`` at commit.
+
+Threading: every netlink call runs in ONE dedicated worker thread
+(``ThreadPoolExecutor(max_workers=1)``), never on the loop.  Intents from many sessions that
+arrive while the worker is busy are sent together as one batch (``apply_many`` and friends).
+A watcher notices when the shaping device appears or is re-created (the access layer re-opens
+its TUN) and re-applies every session on it (``release_device`` first).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from abng.config.rates import MAX_RATE_BPS, parse_rate
+from abng.core.events import EventName
+from abng.core.hooks import BaseSessionHook
+from abng.core.model import Session, SessionState, SessionType
+from abng.dataplane.cgnat import CgnatConfig
+from abng.dataplane.detect import DataplaneInfo, DataplaneUnavailable, detect
+from abng.dataplane.policy_worker import Change, Down, Op, Outcome, PolicyWorker, Shape, Up, Want
+from abng.dataplane.qos import BackendName
+
+if TYPE_CHECKING:
+    from abng.core.daemon import Daemon
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: the access layer's TUN device (abng/access/service.py TUN_NAME): the userspace shaping device
+DEFAULT_DEVICE = "abng0"
+WATCH_INTERVAL = 1.0
+
+
+class PolicyError(RuntimeError):
+    """The kernel refused a session's policy (the session is torn down with ``nas_error``)."""
+
+
+def cgnat_config(cfg: Any) -> CgnatConfig:
+    c = cfg.cgnat
+    handoff = c.handoff_interface or cfg.interfaces.cgnat_handoff
+    return CgnatConfig(
+        enabled=bool(c.enabled),
+        vrf_name=c.vrf_name,
+        vrf_table=c.vrf_table,
+        handoff_interface=str(handoff) if handoff else None,
+        handoff_gateway=str(c.handoff_gateway) if c.handoff_gateway else None,
+        source_range=str(c.source_range),
+        fwmark=c.fwmark,
+    )
+
+
+class PolicyService:
+    """See the module docstring.  ``netns``/``device``/``info`` are for in-process tests."""
+
+    name = "policy"
+
+    def __init__(
+        self,
+        daemon: Daemon,
+        *,
+        netns: str | None = None,
+        device: str | None = None,
+        info: DataplaneInfo | None = None,
+    ) -> None:
+        self.daemon = daemon
+        self.mgr = daemon.sessions
+        self.netns = netns
+        self.device = device or DEFAULT_DEVICE
+        self.dp: DataplaneInfo | None = info
+        self.error: str | None = None
+        self.cgnat_error: str | None = None
+        self.worker: PolicyWorker | None = None
+        self.applied: dict[int, Want] = {}
+        self.pending: set[int] = set()
+        self.stats: Counter[str] = Counter()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abng-dataplane")
+        self._queue: list[tuple[Op, asyncio.Future[Outcome]]] = []
+        self._wake = asyncio.Event()
+
+    # ---- worker thread ----------------------------------------------------------------------
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+    async def submit(self, op: Op) -> Outcome:
+        """Queue one intent; intents queued while the worker is busy go as one batch."""
+        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._queue.append((op, fut))
+        self._wake.set()
+        return await fut
+
+    async def _drain(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._queue = self._queue, []
+            if not batch or self.worker is None:
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_result(Outcome())
+                continue
+            self.stats["batches"] += 1
+            self.stats["ops"] += len(batch)
+            try:
+                outs = await self.call(self.worker.run, [op for op, _ in batch])
+            except Exception as exc:  # a bug or a dead netlink socket: fail this batch only
+                log.exception("dataplane batch failed")
+                for _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(PolicyError(f"dataplane batch failed: {exc}"))
+                continue
+            for (_, fut), out in zip(batch, outs, strict=True):
+                if not fut.done():
+                    fut.set_result(out)
+
+    # ---- start / stop -----------------------------------------------------------------------
+    async def start(self) -> None:
+        cfg = self.daemon.applied
+        if self.dp is None:
+            try:
+                self.dp = await self.call(detect, cfg.system.dataplane)
+            except (DataplaneUnavailable, OSError) as exc:
+                self.error = str(exc)
+                log.error("dataplane unavailable: %s (no shaping, routes or CGNAT)", exc)
+                return
+        log.info("dataplane backend %s (features: %s)", self.dp.backend,
+                 ", ".join(k for k, v in self.dp.features.items() if v))  # fmt: skip
+        backend: BackendName = "cake" if self.dp.backend == "kernel" else "htb"
+        has_vrf = bool(self.dp.features.get("vrf", False))
+        self.worker = await self.call(lambda: PolicyWorker(backend, has_vrf=has_vrf, netns=self.netns))
+        self.daemon.tasks.spawn("policy-batches", self._drain())
+        await self._converge_cgnat(None, cgnat_config(cfg))
+        await self._restore()
+        self.daemon.tasks.spawn("policy-watch", self._watch())
+
+    async def _restore(self) -> None:
+        """Sessions restored from the store: flush stale routes, re-apply in one batch."""
+        assert self.worker is not None
+        sessions = [s for s in self.mgr.table if s.state is SessionState.ACTIVE and s.ip_address]
+        await self.call(self.worker.devices_changed, [self.device])
+        removed = await self.call(self.worker.flush_stale_routes, [s.ip_address for s in sessions])
+        pairs = [(s, w) for s in sessions if (w := self.want(s)) is not None]
+        if not pairs:
+            log.info("policy: no restored session to re-apply (%d stale routes removed)", removed)
+            return
+        outs = await self.call(self.worker.run, [Up(w) for _, w in pairs])
+        failed = 0
+        for (s, w), out in zip(pairs, outs, strict=True):
+            self.applied[s.id] = w
+            failed += self._record(s, out, restored=True)
+        log.info("policy re-applied to %d restored sessions (%d failed, %d waiting for %s)",
+                 len(pairs), failed, len(self.pending), self.device)  # fmt: skip
+
+    async def _watch(self) -> None:
+        """Re-apply when the shaping device appears or is re-created; clean up at shutdown."""
+        try:
+            while True:
+                await asyncio.sleep(WATCH_INTERVAL)
+                if self.worker is None or self.dp is None or self.dp.backend != "userspace":
+                    continue
+                for dev in await self.call(self.worker.devices_changed, [self.device]):
+                    wants = [w for w in self.applied.values() if w.device == dev]
+                    log.info("device %s (re)appeared: re-applying %d sessions", dev, len(wants))
+                    outs = await self.call(self.worker.reapply, dev, wants)
+                    for w, out in zip(wants, outs, strict=True):
+                        s = self.mgr.find(w.key)
+                        if s is not None:
+                            self._record(s, out, restored=True)
+        finally:
+            await self.close()
+
+    async def close(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None:
+            try:
+                await self.call(worker.shutdown)
+            finally:
+                await self.call(worker.close)
+        self._executor.shutdown(wait=False)
+
+    # ---- intents ----------------------------------------------------------------------------
+    def shape(self, s: Session) -> Shape | None:
+        """Effective shaping of ``s``: None when QoS is off or no rate is known at all."""
+        q = self.daemon.applied.qos
+        if not q.enabled:
+            return None
+        down = s.rate_down if s.rate_down is not None else _rate(q.default_down)
+        up = s.rate_up if s.rate_up is not None else _rate(q.default_up)
+        if down is None and up is None:
+            return None
+        name = s.overhead_profile or q.default_overhead_profile
+        prof = q.overhead_profiles.get(name)
+        if prof is None:
+            self.stats["unknown_overhead_profile"] += 1
+            msg = f"session {s.id}: unknown overhead profile {name!r}, using {q.default_overhead_profile!r}"
+            log.warning(msg, extra={"session_id": s.id})
+            self.daemon.bus.publish(EventName.ERROR, {"message": msg, "session_id": s.id})
+            prof = q.overhead_profiles.get(q.default_overhead_profile)
+        overhead, mpu = (prof.overhead, prof.mpu) if prof is not None else (0, 0)
+        return Shape(down or MAX_RATE_BPS, up or MAX_RATE_BPS, overhead, mpu)
+
+    def device_of(self, s: Session) -> str:
+        assert self.dp is not None
+        if self.dp.backend == "kernel":
+            return s.ppp_interface or s.access_interface
+        return self.device
+
+    def want(self, s: Session) -> Want | None:
+        if not s.ip_address or self.dp is None:
+            return None
+        mtu = None
+        if s.type is SessionType.PPPOE and self.dp.backend == "userspace":
+            mtu = int(self.daemon.applied.pppoe.mtu)
+        return Want(s.id, s.ip_address, self.device_of(s), self.shape(s), s.cgnat_bypass, mtu)
+
+    def _record(self, s: Session, out: Outcome, *, restored: bool = False) -> int:
+        """Book an outcome; returns 1 if it failed (restored sessions are kept regardless)."""
+        if out.pending:
+            self.pending.add(s.id)
+        else:
+            self.pending.discard(s.id)
+        if not out.ok:
+            self.stats["errors"] += 1
+            msg = f"policy for session {s.id} ({s.ip_address}): {out.detail} (errno {out.errno})"
+            if restored:
+                log.error(msg, extra={"session_id": s.id})
+                self.daemon.bus.publish(EventName.ERROR, {"message": msg, "session_id": s.id})
+                return 1
+            raise PolicyError(msg)
+        if s.vrf_steered != out.steered:
+            self.mgr.update(s.id, vrf_steered=out.steered)
+        return 0
+
+    # ---- configuration ----------------------------------------------------------------------
+    async def _converge_cgnat(self, old: CgnatConfig | None, new: CgnatConfig) -> None:
+        assert self.worker is not None
+        bypass = [s.ip_address for s in self.mgr.table if s.cgnat_bypass and s.ip_address]
+        try:
+            await self.call(self.worker.cgnat_apply, old, new, bypass)
+            self.cgnat_error = None
+        except Exception as exc:  # missing handoff interface, nft refused...: report, carry on
+            self.cgnat_error = f"{type(exc).__name__}: {exc}"
+            log.error("CGNAT steering not applied: %s", self.cgnat_error)
+            self.daemon.bus.publish(EventName.ERROR, {"message": f"cgnat: {self.cgnat_error}"})
+        sessions = [s for s in self.mgr.table if s.ip_address and s.state is SessionState.ACTIVE]
+        wants = [Want(s.id, s.ip_address or "", "", None, s.cgnat_bypass) for s in sessions]
+        for s, steered in zip(sessions, await self.call(self.worker.steered, wants), strict=True):
+            if s.vrf_steered != steered:
+                self.mgr.update(s.id, vrf_steered=steered)
+
+    async def apply_config(self, old: Any, new: Any, changes: list[str]) -> None:
+        if self.worker is None:
+            return
+        sections = {c.split(".", 1)[0] for c in changes}
+        if any(c.startswith("system.dataplane") for c in changes):
+            log.warning("system.dataplane changed: takes effect at the next abngd restart")
+        if "cgnat" in sections or any(c.startswith("interfaces.cgnat_handoff") for c in changes):
+            await self._converge_cgnat(cgnat_config(old), cgnat_config(new))
+        if sections & {"qos", "pppoe"}:
+            await self._reshape()
+
+    async def _reshape(self) -> None:
+        """After a qos commit: change every session whose effective shaping changed."""
+        ops: list[tuple[Session, Want]] = []
+        for s in self.mgr.table:
+            if s.state is not SessionState.ACTIVE or (w := self.want(s)) is None:
+                continue
+            if self.applied.get(s.id) != w:
+                ops.append((s, w))
+        if not ops:
+            return
+        outs = await asyncio.gather(*(self.submit(Change(w)) for _, w in ops))
+        for (s, w), out in zip(ops, outs, strict=True):
+            self.applied[s.id] = w
+            self._record(s, out, restored=True)
+        log.info("qos commit: shaping of %d sessions changed", len(ops))
+
+    # ---- DataplaneInfo provider ---------------------------------------------------------------
+    def info(self) -> dict[str, Any]:
+        if self.dp is None:
+            return {"backend": "none", "features": {}, "status": "error", "error": self.error}
+        cfg = self.daemon.applied
+        out = self.dp.as_dict()
+        out.update(
+            status="ok" if self.worker is not None and not self.cgnat_error else "degraded",
+            qos={
+                "enabled": bool(cfg.qos.enabled),
+                "backend": "cake" if self.dp.backend == "kernel" else "htb",
+                "device": self.device if self.dp.backend == "userspace" else None,
+                "sessions": sum(1 for w in self.applied.values() if w.shape is not None),
+                "pending": len(self.pending),
+            },
+            cgnat={"enabled": bool(cfg.cgnat.enabled), "error": self.cgnat_error},
+            stats=dict(self.stats),
+        )
+        return out
+
+
+class PolicyHook(BaseSessionHook):
+    """The session side: up, rate change, down (see the module docstring)."""
+
+    name = "policy"
+
+    def __init__(self, svc: PolicyService) -> None:
+        self.svc = svc
+
+    async def session_up(self, session: Session) -> None:
+        want = self.svc.want(session)
+        if want is None or self.svc.worker is None:
+            return
+        self.svc.applied[session.id] = want
+        self.svc._record(session, await self.svc.submit(Up(want)))
+
+    async def rate_changed(self, session: Session, source: str) -> None:
+        want = self.svc.want(session)
+        if want is None or self.svc.worker is None:
+            return
+        self.svc.applied[session.id] = want
+        self.svc._record(session, await self.svc.submit(Change(want)))
+
+    async def session_down(self, session: Session) -> None:
+        want = self.svc.applied.pop(session.id, None) or self.svc.want(session)
+        self.svc.pending.discard(session.id)
+        if want is None or self.svc.worker is None:
+            return
+        out = await self.svc.submit(Down(want))
+        if not out.ok:
+            raise PolicyError(f"policy removal for session {session.id}: {out.detail} (errno {out.errno})")
+
+
+def _rate(value: Any) -> int | None:
+    return None if value is None else parse_rate(value)
+
+
+async def setup(daemon: Daemon, **kw: Any) -> PolicyService | None:
+    """Build the policy service from ``daemon.applied``; hook, RPCs, applier, provider."""
+    from abng.dataplane import policy_rpc
+
+    if daemon.applied is None:
+        log.warning("no configuration: policy (QoS, routes, CGNAT) not started")
+        return None
+    svc = PolicyService(daemon, **kw)
+    daemon.set_dataplane(svc)
+    await svc.start()
+    daemon.sessions.register_hook(PolicyHook(svc))
+    daemon.register_config_applier(svc)
+    policy_rpc.install(daemon, svc)
+    return svc
