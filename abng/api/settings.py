@@ -35,7 +35,8 @@ class LoginLimits:
     window: int = 900  # seconds
     lock_seconds: int = 900
     ip_failures: int = 30  # failures within `window` from one address block that address
-    max_pending: int = 16  # logins waiting for bcrypt beyond this get 429 at once
+    max_pending: int = 8  # logins waiting for bcrypt beyond this get 429 at once
+    tarpit: float = 1.0  # seconds a refused (429) login waits for its answer: caps a storm per connection
 
 
 @dataclass(frozen=True, slots=True)

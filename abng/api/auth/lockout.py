@@ -35,19 +35,36 @@ class LoginGuard:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         path.chmod(0o600)
+        #: key -> locked until: what this process has seen, for the no-I/O fast path
+        self._seen: dict[str, float] = {}
 
     @staticmethod
     def _keys(username: str, address: str) -> tuple[str, str]:
         return f"u:{username}", f"ip:{address}"
 
+    def cached(self, username: str, address: str, now: float) -> Locked | None:
+        """Fast path for the event loop (memory only): a lock this process already knows of.
+        Lets a storm against a locked name or address be answered without queueing for bcrypt."""
+        ukey, akey = self._keys(username, address)
+        best: Locked | None = None
+        for key, kind in ((ukey, "user"), (akey, "address")):
+            until = self._seen.get(key)
+            if until is not None and until > now and (best is None or until - now > best.retry_after):
+                best = Locked(kind, max(1, int(until - now + 0.999)))
+        return best
+
     def check(self, username: str, address: str, now: float) -> Locked | None:
-        """Is this username or address locked right now?"""
+        """Is this username or address locked right now? (authoritative, shared by workers)"""
         ukey, akey = self._keys(username, address)
         rows = self._db.execute(
             "SELECT key, until FROM locks WHERE key IN (?, ?) AND until > ?", (ukey, akey, now)
         ).fetchall()
         if not rows:
             return None
+        for key, until in rows:
+            self._seen[key] = until
+        if len(self._seen) > 10_000:
+            self._seen = {k: u for k, u in self._seen.items() if u > now}
         key, until = max(rows, key=lambda r: r[1])
         return Locked("user" if key == ukey else "address", max(1, int(until - now + 0.999)))
 
@@ -69,6 +86,7 @@ class LoginGuard:
                     )
                     if cur.rowcount:
                         caused.append(Locked(kind, lim.lock_seconds))
+                        self._seen[key] = now + lim.lock_seconds
         return caused
 
     def success(self, username: str) -> None:

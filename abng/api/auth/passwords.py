@@ -8,7 +8,9 @@ turned away at once (429) instead of queueing without bound.
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -51,11 +53,25 @@ def check_password(password: str, password_hash: str | None, dummy_hash: str) ->
     return ok and password_hash is not None and not too_long
 
 
+BCRYPT_NICE = 10
+
+
+def _lower_priority() -> None:
+    """Linux schedules threads separately: make the bcrypt thread yield to the event loop, so a
+    login storm takes only CPU that serving requests leaves over."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BCRYPT_NICE)
+    except OSError:
+        pass
+
+
 class PasswordChecker:
-    """Runs blocking login work on one thread, bounded."""
+    """Runs blocking login work on one low-priority thread, bounded."""
 
     def __init__(self, max_pending: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abng-api-bcrypt")
+        self._pool = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="abng-api-bcrypt", initializer=_lower_priority
+        )
         self._max_pending = max_pending
         self._pending = 0
 

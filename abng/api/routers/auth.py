@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -22,7 +23,12 @@ TOO_MANY = "Too many failed login attempts; try again later"
 BUSY = "Too many login attempts in progress; try again shortly"
 
 
-def _too_many(detail: str, retry_after: int) -> Response:
+async def _too_many(delay: float, detail: str, retry_after: int) -> Response:
+    """429, answered after ``delay``: a client that keeps hammering a locked name, a blocked
+    address or a full bcrypt queue gets at most one answer per second per connection, so a
+    storm costs the API next to nothing (the event loop just waits)."""
+    if delay > 0:
+        await asyncio.sleep(delay)
     return json_response({"detail": detail}, 429, {"Retry-After": str(retry_after)})
 
 
@@ -59,12 +65,17 @@ async def login(body: LoginRequest, request: Request) -> Response:
         return "failed", ctx.guard.failure(username, client, time.time())
 
     audit = {"user": username, "client": client, "request_id": rid}
+    known = ctx.guard.cached(username, client, time.time())
+    if known is not None:
+        ctx.counters.login_failures["locked"] += 1
+        ctx.audit.record("login", **audit, status=429, result=f"locked_{known.kind}")
+        return await _too_many(ctx.settings.login.tarpit, TOO_MANY, known.retry_after)
     try:
         outcome, info = await ctx.checker.run(work)
     except Busy:
         ctx.counters.login_failures["busy"] += 1
         ctx.audit.record("login", **audit, status=429, result="busy")
-        return _too_many(BUSY, 1)
+        return await _too_many(ctx.settings.login.tarpit, BUSY, 1)
     if outcome == "ok":
         assert isinstance(info, str)
         token = ctx.tokens.issue(username, info)
@@ -74,7 +85,7 @@ async def login(body: LoginRequest, request: Request) -> Response:
         assert isinstance(info, Locked)
         ctx.counters.login_failures["locked"] += 1
         ctx.audit.record("login", **audit, status=429, result=f"locked_{info.kind}")
-        return _too_many(TOO_MANY, info.retry_after)
+        return await _too_many(0.0, TOO_MANY, info.retry_after)
     assert isinstance(info, list)
     ctx.counters.login_failures["bad_credentials"] += 1
     ctx.audit.record("login", **audit, status=401, result="bad_credentials")
