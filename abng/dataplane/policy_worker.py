@@ -176,7 +176,13 @@ class PolicyWorker:
         self._bypass(b, items, remove=True)
 
     def _apply(self, b: _Batch, items: list[tuple[int, Want]], *, routes: bool) -> None:
-        shaped = [(n, want) for n, want in items if want.shape is not None]
+        present = {d for d in {want.device for _, want in items} if self.ifindex(d) is not None}
+        shaped = []
+        for n, want in items:
+            if want.device not in present:
+                b.pending.add(n)
+            elif want.shape is not None:
+                shaped.append((n, want))
         specs = [_spec(want) for _, want in shaped]
         for (n, _), r in zip(shaped, self.qos.apply_many(specs) if specs else [], strict=True):
             if r.errno == ENODEV:
