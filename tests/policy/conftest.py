@@ -97,7 +97,7 @@ class Env:
         return await self.mgr.activate(s.id, ip_address=ip, **fields)  # type: ignore[no-any-return]
 
     async def rpc(self, method: str, params: dict[str, Any] | None = None) -> Any:
-        return await self.daemon.rpc.methods[method](params or {}, None)
+        return await self.daemon.rpc.methods[method](params or {}, None)  # type: ignore[arg-type]
 
     async def commit(self, *changes: tuple[str, Any]) -> dict[str, Any]:
         for path, value in changes:

@@ -95,7 +95,7 @@ async def test_cgnat_enable_steering_bypass_and_disable(env: Env) -> None:
     c = await env.up(3, "192.0.2.40")  # public address: never steered
     assert nft_table(env.ns) == []
     await env.commit(("cgnat enabled", True))
-    assert [r for r in rules(env.ns) if r.get("table") == "100"][0]["fwmark"] == "0x64"
+    assert next(r for r in rules(env.ns) if r.get("table") == "100")["fwmark"] == "0x64"
     assert routes_in(env.ns, "100") == [{"dst": "default", "gateway": HANDOFF_GW}]
     assert nft_bypass(env.ns) == {"100.64.0.31"}
     assert (a.vrf_steered, b.vrf_steered, c.vrf_steered) == (True, False, False)
