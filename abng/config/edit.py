@@ -12,13 +12,14 @@ import copy
 import difflib
 import json
 import re
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import yaml
 from pydantic import BaseModel
 
-from abng.config.introspect import PathError, field_node, node_at
+from abng.config.introspect import PathError, model_field_node, node_at
 
+_T = TypeVar("_T")
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 _TRUE = {"true", "yes", "on", "1", "enable", "enabled"}
 _FALSE = {"false", "no", "off", "0", "disable", "disabled"}
@@ -194,6 +195,20 @@ def _seed(parent: list[str], key: str, is_list: bool) -> Any:
 # --- diffs ----------------------------------------------------------------------------------------
 
 
+def plain_copy(value: _T) -> _T:
+    """Deep copy of parsed configuration data (dicts, lists, immutable scalars): faster than
+    :func:`copy.deepcopy` because it keeps no memo."""
+    return cast(_T, _plain_copy(value))
+
+
+def _plain_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain_copy(v) for v in value]
+    return value
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
@@ -266,8 +281,8 @@ def _canon(value: Any, node: dict[str, Any]) -> Any:
         keys = [k for k in order if k in value] + [k for k in value if k not in model.model_fields]
         out = {}
         for k in keys:
-            info = model.model_fields.get(k)
-            out[k] = _canon(value[k], field_node(k, info)) if info is not None else value[k]
+            known = k in model.model_fields
+            out[k] = _canon(value[k], model_field_node(model, k)) if known else value[k]
         return out
     if kind == "list" and isinstance(value, list):
         return [_canon(v, node["item"]) for v in value]

@@ -136,9 +136,11 @@ class Archive:
                 out.append(e)
         return out
 
-    def add(self, meta: Meta, data: dict[str, Any]) -> None:
+    def add(self, meta: Meta, data: dict[str, Any], text: str | None = None) -> None:
+        """Archive ``data`` (``text``: its :func:`render`, when the caller already has it)."""
         stamp = (meta.timestamp or utc_now_iso()).replace("-", "").replace(":", "")
-        atomic_write(self.directory / f"{stamp}-g{meta.generation}.yaml", render(meta, data))
+        body = render(meta, data) if text is None else text
+        atomic_write(self.directory / f"{stamp}-g{meta.generation}.yaml", body)
 
     def drop_from(self, generation: int) -> None:
         """Remove entries of ``generation`` and later (left by a commit that did not finish)."""

@@ -133,6 +133,12 @@ def field_node(name: str, info: FieldInfo) -> dict[str, Any]:
     return node
 
 
+@cache
+def model_field_node(model: type[BaseModel], name: str) -> dict[str, Any]:
+    """:func:`field_node` of ``model.name``, cached (treat the result as read-only)."""
+    return field_node(name, model.model_fields[name])
+
+
 def _public(node: dict[str, Any], path: list[str], depth: int) -> dict[str, Any]:
     """Turn an internal node into JSON-friendly output (children expanded to ``depth``)."""
     out = {k: v for k, v in node.items() if k not in ("model", "item")}

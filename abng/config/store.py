@@ -18,8 +18,8 @@ have changed, and leaves the files consistent whatever moment the process dies a
 from __future__ import annotations
 
 import contextlib
-import copy
 import fcntl
+import json
 import os
 import threading
 import time
@@ -34,7 +34,7 @@ from abng.config.edit import (
     canonical,
     changed_paths,
     delete_value,
-    dump_yaml,
+    plain_copy,
     set_value,
     split_path,
     unified_diff,
@@ -86,6 +86,17 @@ def default_config_path() -> Path:
     return Path(str(resources.files("abng.config").joinpath("default.yaml")))
 
 
+def _load_candidate(text: str) -> dict[str, Any]:
+    body = "\n".join(line for line in text.splitlines() if not line.startswith("#"))
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return parse_yaml(text, CANDIDATE)  # edited by hand as YAML
+    if not isinstance(data, dict):
+        raise ConfigLoadError([ConfigIssue("", "the candidate is not a mapping")], CANDIDATE)
+    return data
+
+
 def _issues(issues: list[ConfigIssue]) -> list[dict[str, str]]:
     return [i.to_dict() for i in issues]
 
@@ -110,10 +121,11 @@ class ConfigStore:
         self.lock_timeout = lock_timeout
         self._default = Path(default) if default is not None else default_config_path()
         self._tlock = threading.RLock()
-        self._stat: tuple[int, int, int] | None = None
+        self._running_text: str | None = None
         self._running_raw: dict[str, Any] = {}
         self._running: Config | None = None
         self._meta = Meta(0, "", None, None)
+        self._candidate_cache: tuple[str, dict[str, Any]] | None = None
         self.config_dir.mkdir(parents=True, exist_ok=True)
         self.archive = Archive(self.config_dir / ARCHIVE)
         with self._locked():
@@ -160,15 +172,17 @@ class ConfigStore:
         # generation 0 on a fresh directory; after the archive's newest if running was removed
         generation = self.archive.newest_generation() + 1
         meta = Meta(generation, utc_now_iso(), None, f"initial configuration from {self._default.name}")
-        self.archive.add(meta, data)
-        atomic_write(self.running_path, render(meta, data))
+        text = render(meta, data)
+        self.archive.add(meta, data, text)
+        atomic_write(self.running_path, text)
+        self._remember_running(text, data, config, meta)
 
     def _refresh(self) -> None:
-        st = os.stat(self.running_path)
-        key = (st.st_ino, st.st_mtime_ns, st.st_size)
-        if key == self._stat and self._running is not None:
-            return
+        """Re-read the running file if it changed (keyed by its text: inode and mtime can
+        repeat after a rename within one clock tick)."""
         text = self.running_path.read_text(encoding="utf-8")
+        if text == self._running_text and self._running is not None:
+            return
         data = parse_yaml(text, str(self.running_path))
         config, issues = validate_config(data)
         if config is None:
@@ -176,25 +190,37 @@ class ConfigStore:
         # A running file without our header was put there by hand: it counts as a generation
         # newer than everything archived, so that the next commit archives it first.
         meta = parse_meta(text, missing_generation=self.archive.newest_generation() + 1)
-        self._running_raw, self._running, self._meta, self._stat = data, config, meta, key
+        self._running_raw, self._running, self._meta, self._running_text = data, config, meta, text
+
+    def _remember_running(self, text: str, data: dict[str, Any], config: Config, meta: Meta) -> None:
+        """Cache what was just written to the running file (saves parsing it again)."""
+        self._running_raw, self._running, self._meta, self._running_text = data, config, meta, text
 
     def _read_candidate(self) -> dict[str, Any]:
+        """A private copy of the candidate (parsed once per version of the file)."""
         try:
             text = self.candidate_path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return copy.deepcopy(self._running_raw)
+            return plain_copy(self._running_raw)
+        if self._candidate_cache is not None and self._candidate_cache[0] == text:
+            return plain_copy(self._candidate_cache[1])
         try:
-            return parse_yaml(text, str(self.candidate_path))
-        except ConfigLoadError:  # edited by hand into garbage: start again from running
-            return copy.deepcopy(self._running_raw)
+            data = _load_candidate(text)
+        except ConfigLoadError:  # garbage written by hand: start again from running
+            return plain_copy(self._running_raw)
+        self._candidate_cache = (text, data)
+        return plain_copy(data)
 
     def _write_candidate(self, data: dict[str, Any]) -> None:
         data = canonical(data)
         if data == self._running_raw:
             self._drop_candidate()
             return
+        # JSON is YAML too, and much faster to write and read for big configurations
         head = f"# candidate based on generation {self._meta.generation}\n"
-        atomic_write(self.candidate_path, head + (dump_yaml(data) if data else "{}\n"))
+        text = head + json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+        atomic_write(self.candidate_path, text)
+        self._candidate_cache = (text, plain_copy(data))
 
     def _drop_candidate(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -226,7 +252,7 @@ class ConfigStore:
         """The running configuration as written (only the keys that are set; not redacted)."""
         with self._locked():
             self._refresh()
-            return copy.deepcopy(self._running_raw)
+            return plain_copy(self._running_raw)
 
     def candidate_dict(self) -> dict[str, Any]:
         """The candidate as written (the running configuration when nothing is staged)."""
@@ -326,7 +352,7 @@ class ConfigStore:
                 )
             path = entries[n].path
             if n == 0 or path is None:
-                self._write_candidate(copy.deepcopy(self._running_raw))
+                self._write_candidate(plain_copy(self._running_raw))
             else:
                 self._write_candidate(parse_yaml(path.read_text(encoding="utf-8"), str(path)))
 
@@ -364,10 +390,11 @@ class ConfigStore:
             data = canonical(data)
             # Order matters for crash safety: the archive entry first (ignored while running
             # is older), then the atomic rename of running, then the clean-up.
-            self.archive.add(meta, data)
-            atomic_write(self.running_path, render(meta, data))
+            text = render(meta, data)
+            self.archive.add(meta, data, text)
+            atomic_write(self.running_path, text)
             with contextlib.suppress(FileNotFoundError):
                 self.candidate_path.unlink()
             self.archive.prune()
-            self._refresh()
+            self._remember_running(text, data, new, meta)
             return CommitResult(meta.generation, changes, old, new, True, warnings)

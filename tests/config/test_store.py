@@ -204,3 +204,26 @@ def test_commit_warnings(tmp_path: Path) -> None:
     }
     store.set("radius servers 0 secret", "a-real-secret")
     assert "radius.servers.0.secret" not in {w["path"] for w in store.commit(check=True).warnings}
+
+
+def test_candidate_file_forms(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path)
+    store.set("system hostname", "json-form")
+    text = store.candidate_path.read_text()
+    assert yaml.safe_load(text)["system"]["hostname"] == "json-form"  # JSON is YAML too
+    data = yaml.safe_load(text)
+    data["system"]["hostname"] = "yaml-form"
+    store.candidate_path.write_text(yaml.safe_dump(data))  # edited by hand as YAML
+    assert store.candidate_dict()["system"]["hostname"] == "yaml-form"
+    store.candidate_path.write_text("system: [unclosed\n")  # garbage: candidate = running
+    assert store.candidate_dict() == store.running_dict()
+    assert store.compare() == ""
+
+
+def test_two_store_objects_see_each_other(tmp_path: Path) -> None:
+    a, b = ConfigStore(tmp_path), ConfigStore(tmp_path)
+    for i in range(5):
+        a.set("system hostname", f"a{i}")
+        assert b.candidate_dict()["system"]["hostname"] == f"a{i}"
+        b.commit()
+        assert a.running.system.hostname == f"a{i}" and a.generation == b.generation == i + 1
