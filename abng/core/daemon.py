@@ -205,13 +205,31 @@ def _sighup() -> None:
     log.warning("SIGHUP ignored: the configuration changes only through commit (config.commit)")
 
 
+def install_signal_handlers(loop: asyncio.AbstractEventLoop, daemon: Daemon) -> None:
+    """SIGTERM/SIGINT stop abngd; SIGHUP is logged and ignored.
+
+    Not ``loop.add_signal_handler``: that routes signals through a wake-up socket which a
+    forked child (pyroute2's netns helpers fork) inherits, so a signal sent to the *child*
+    would stop abngd.  A Python handler runs in the process that got the signal; in a forked
+    child it restores the default action and re-raises, so the child dies as it expects.
+    """
+    main_pid = os.getpid()
+
+    def handler(signum: int, frame: object) -> None:
+        if os.getpid() != main_pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        callback = _sighup if signum == signal.SIGHUP else daemon.request_stop
+        loop.call_soon_threadsafe(callback)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, handler)
+
+
 async def run(paths: Paths) -> int:
     daemon = Daemon(paths, subsystems=SUBSYSTEMS)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, daemon.request_stop)
-    # SIGHUP would kill the process by default; abngd reloads nothing behind the operator's back
-    loop.add_signal_handler(signal.SIGHUP, _sighup)
+    install_signal_handlers(asyncio.get_running_loop(), daemon)
     try:
         await daemon.start()
     except Exception as exc:
