@@ -291,7 +291,9 @@ class ConfigLoadError(ValueError):
 
     def __init__(self, issues: list[ConfigIssue], source: str = "configuration") -> None:
         self.issues = issues
-        lines = "\n".join(f"  {i.path or '<root>'}: {i.message}" for i in issues)
+        lines = "\n".join(
+            f"  {i.path or '<root>'}: {i.message}" + (f" (line {i.line})" if i.line else "") for i in issues
+        )
         super().__init__(f"{source} is invalid:\n{lines}")
 
 
@@ -367,8 +369,35 @@ def parse_yaml(text: str, source: str = "configuration") -> dict[str, Any]:
 def load_config_file(path: Path | str) -> Config:
     """Read and validate a YAML configuration file; raise :class:`ConfigLoadError` on any problem."""
     p = Path(path)
-    data = parse_yaml(p.read_text(encoding="utf-8"), str(p))
+    text = p.read_text(encoding="utf-8")
+    data = parse_yaml(text, str(p))
     config, issues = validate_config(data)
     if config is None:
-        raise ConfigLoadError(issues, str(p))
+        raise ConfigLoadError(with_lines(text, issues), str(p))
     return config
+
+
+def with_lines(text: str, issues: list[ConfigIssue]) -> list[ConfigIssue]:
+    """Add the YAML line of each issue's path (the deepest part of the path found)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return issues
+    return [ConfigIssue(i.path, i.message, _line_of(root, i.path)) for i in issues]
+
+
+def _line_of(node: Any, path: str) -> int | None:
+    line = None
+    for part in path.split(".") if path else []:
+        if isinstance(node, yaml.MappingNode):
+            match = [(k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part]
+            if not match:
+                break
+            key, node = match[0]
+            line = key.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
+            node = node.value[int(part)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line

@@ -52,7 +52,7 @@ from abng.config.files import (
     utc_now_iso,
 )
 from abng.config.introspect import PathError
-from abng.config.schema import Config, ConfigIssue, ConfigLoadError, parse_yaml, validate_config
+from abng.config.schema import Config, ConfigIssue, ConfigLoadError, parse_yaml, validate_config, with_lines
 
 __all__ = ["ARCHIVE_KEEP", "CommitResult", "ConfigError", "ConfigStore", "default_config_path"]
 
@@ -186,7 +186,7 @@ class ConfigStore:
         data = parse_yaml(text, str(self.running_path))
         config, issues = validate_config(data)
         if config is None:
-            raise ConfigLoadError(issues, str(self.running_path))
+            raise ConfigLoadError(with_lines(text, issues), str(self.running_path))
         # A running file without our header was put there by hand: it counts as a generation
         # newer than everything archived, so that the next commit archives it first.
         meta = parse_meta(text, missing_generation=self.archive.newest_generation() + 1)

@@ -26,6 +26,7 @@ class ConfigIssue:
 
     path: str
     message: str
+    line: int | None = None  # 1-based line in the YAML file, when known
 
     def to_dict(self) -> dict[str, str]:
         return {"path": self.path, "message": self.message}

@@ -374,3 +374,17 @@ def test_yaml_errors_carry_line(tmp_path: Any) -> None:
     with pytest.raises(ConfigLoadError) as info:
         load_config_file(bad)
     assert [i.path for i in info.value.issues] == ["foo"]
+
+
+def test_file_issues_carry_yaml_lines(tmp_path: Any) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "system:\n  hostname: bng\ninterfaces:\n  management: eth0\n  subscriber_trunk: eth1\n"
+        "  upstream: eth2\npppoe:\n  enabled: false\n  mtu: 9000\nradius:\n  servers:\n"
+        "    - host: 10.0.0.1\n      secret: s\n    - host: 10.0.0.2\n"
+    )
+    with pytest.raises(ConfigLoadError) as info:
+        load_config_file(path)
+    lines = {i.path: i.line for i in info.value.issues}
+    assert lines == {"pppoe.mtu": 9, "radius.servers.1.secret": 14}
+    assert "pppoe.mtu: Input should be less than or equal to 1500 (line 9)" in str(info.value)
