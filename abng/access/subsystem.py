@@ -13,7 +13,10 @@ enabling pppoe/dhcp when the trunk service is not running starts it.  A change o
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import signal
 from typing import TYPE_CHECKING, Any
 
 from abng.aaa import service as aaa_service
@@ -80,7 +83,23 @@ class AccessApplier:
             self.pppoe.reconfigure(new)
 
 
+def _reset_signals_in_child() -> None:
+    """A child forked from abngd (pyroute2 forks namespace helpers and stops them with SIGTERM)
+    must not keep the event loop's signal wakeup fd: its SIGTERM would be read by abngd's loop
+    and stop abngd.  Runs in the child right after fork."""
+    with contextlib.suppress(ValueError, OSError):
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+
+
+_FORK_GUARD: list[bool] = []
+
+
 async def setup(daemon: Daemon) -> None:
+    if not _FORK_GUARD:
+        os.register_at_fork(after_in_child=_reset_signals_in_child)
+        _FORK_GUARD.append(True)
     if daemon.applied is None:
         log.warning("no configuration: access and AAA not started")
         return

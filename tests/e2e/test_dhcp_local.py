@@ -38,7 +38,7 @@ case "$reason" in
     ip route replace "$new_routers" dev "$interface"
     ip route replace default via "$new_routers" dev "$interface" onlink
     ;;
-  RELEASE|EXPIRE|STOP) ip addr flush dev "$interface" ;;
+  EXPIRE|STOP) ip addr flush dev "$interface" ;;
 esac
 exit 0
 """

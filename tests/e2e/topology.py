@@ -85,6 +85,7 @@ class Topo:
             d.mkdir(parents=True, exist_ok=True)
         (etc / "running-config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
         log_path = self.base / "abngd.log"
+        offset = log_path.stat().st_size if log_path.exists() else 0
         cmd = [
             "ip",
             "netns",
@@ -100,7 +101,7 @@ class Topo:
             "--state-dir",
             str(var),
             "--log-level",
-            "debug",
+            "info",
         ]
         env = {**os.environ, "PYTHONPATH": str(REPO)}
         with open(log_path, "ab") as log:
@@ -108,7 +109,8 @@ class Topo:
         handle = AbngdHandle(run / "abngd.sock", etc, run, var, proc, log_path)
         deadline = time.monotonic() + timeout
         while (
-            not _connectable(handle.socket_path) or f"subscriber trunk {self.trunk} open" not in handle.log()
+            not _connectable(handle.socket_path)
+            or f"subscriber trunk {self.trunk} open" not in handle.log()[offset:]
         ):
             if proc.poll() is not None:
                 raise RuntimeError(f"abngd exited with {proc.returncode}:\n{handle.log()[-4000:]}")

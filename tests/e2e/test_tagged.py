@@ -1,0 +1,168 @@
+"""802.1Q and QinQ subscribers through the demux (a small scapy DHCP client on a raw socket), and
+bad input against the live daemon: truncated, oversized and mis-tagged frames, DHCP from unknown
+VLANs, floods of DISCOVERs and PADIs.  Counted, and every existing session survives."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+
+import pytest
+from scapy.layers.dhcp import BOOTP, DHCP
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
+from scapy.layers.ppp import PPPoED, PPPoED_Tags, PPPoETag
+
+from abng.access.packetio import PacketIO
+from tests.e2e.topology import Topo, topology
+from tests.helpers.netns import in_netns, requires_root
+
+pytestmark = requires_root
+
+DEMUX = {
+    "enabled": True,
+    "profiles": [
+        {"name": "qinq", "trunk_interface": "TRUNK", "stag_range": "100-199", "ctag_range": "1-4094",
+         "stag_protocol": "802.1ad"},
+        {"name": "dot1q", "trunk_interface": "TRUNK", "stag_range": "200-299", "stag_protocol": "802.1q"},
+    ],
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def topo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Topo]:
+    tmp = tmp_path_factory.mktemp("tagged")
+    with topology(tmp) as t:
+        demux = {**DEMUX, "profiles": [{**p, "trunk_interface": t.trunk} for p in DEMUX["profiles"]]}  # type: ignore[dict-item]
+        t.start_abngd(t.config(demux=demux))
+        with in_netns(t.cli):
+            io = PacketIO(t.cli_if)
+            io.open()
+        t.extra["io"] = io
+        try:
+            yield t
+        finally:
+            io.close()
+
+
+def vlan_layers(tags: list[tuple[int, int]]) -> list[Dot1Q | Dot1AD]:
+    layers = []
+    for tpid, vid in tags:
+        layers.append(Dot1AD(vlan=vid) if tpid == 0x88A8 else Dot1Q(vlan=vid))
+    return layers
+
+
+def dhcp_frame(mac: str, tags: list[tuple[int, int]], mtype: str, xid: int, **opts: str) -> bytes:
+    pkt = Ether(src=mac, dst="ff:ff:ff:ff:ff:ff")
+    for layer in vlan_layers(tags):
+        pkt = pkt / layer
+    options = [("message-type", mtype), *opts.items(), "end"]
+    pkt = pkt / IP(src="0.0.0.0", dst="255.255.255.255") / UDP(sport=68, dport=67)
+    pkt = (
+        pkt / BOOTP(chaddr=bytes.fromhex(mac.replace(":", "")), xid=xid, flags=0x8000) / DHCP(options=options)
+    )
+    return bytes(pkt)
+
+
+def wait_reply(io: PacketIO, mac: str, xid: int, mtype: int, timeout: float) -> Ether | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        frame = io.recv()
+        if frame is None:
+            time.sleep(0.01)
+            continue
+        pkt = Ether(frame)
+        if BOOTP in pkt and pkt[BOOTP].xid == xid and pkt[BOOTP].op == 2:
+            opts = dict(o for o in pkt[DHCP].options if isinstance(o, tuple))
+            if opts.get("message-type") == mtype:
+                return pkt
+    return None
+
+
+def dora(io: PacketIO, mac: str, tags: list[tuple[int, int]]) -> tuple[str, Ether]:
+    xid = random.getrandbits(31)
+    offer = None
+    for _ in range(6):  # the demux wants require_packets DISCOVERs before it creates the interface
+        io.send(dhcp_frame(mac, tags, "discover", xid))
+        offer = wait_reply(io, mac, xid, 2, 1.0)
+        if offer is not None:
+            break
+    assert offer is not None, f"no OFFER for {mac} on {tags}"
+    ip = offer[BOOTP].yiaddr
+    server = dict(o for o in offer[DHCP].options if isinstance(o, tuple))["server_id"]
+    io.send(dhcp_frame(mac, tags, "request", xid, requested_addr=ip, server_id=server))
+    ack = wait_reply(io, mac, xid, 5, 3.0)
+    assert ack is not None, "no ACK"
+    return ip, ack
+
+
+def test_dot1q_and_qinq_clients_get_leases_on_their_interfaces(topo: Topo) -> None:
+    io: PacketIO = topo.extra["io"]
+    ip1, ack1 = dora(io, "02:00:00:00:01:01", [(0x88A8, 150), (0x8100, 42)])
+    ip2, ack2 = dora(io, "02:00:00:00:01:02", [(0x8100, 250)])
+    assert (ack1[Dot1AD].vlan, ack1[Dot1Q].vlan) == (150, 42)
+    assert ack2[Dot1Q].vlan == 250
+    subs = {s["mac_address"]: s for s in topo.subscribers(type="dhcp")}
+    assert subs["02:00:00:00:01:01"]["interface"] == f"{topo.trunk}.150.42"
+    assert subs["02:00:00:00:01:01"]["ip_address"] == ip1
+    assert subs["02:00:00:00:01:02"]["interface"] == f"{topo.trunk}.250"
+    assert subs["02:00:00:00:01:02"]["ip_address"] == ip2
+    vlans = {v["name"]: v for v in topo.call("show.vlans")}
+    assert vlans[f"{topo.trunk}.150.42"]["stag"] == 150 and vlans[f"{topo.trunk}.150.42"]["ctag"] == 42
+    assert (
+        vlans[f"{topo.trunk}.150.42"]["profile"] == "qinq" and vlans[f"{topo.trunk}.150.42"]["sessions"] == 1
+    )
+    assert vlans[f"{topo.trunk}.250"]["profile"] == "dot1q"
+    # interface listing from the kernel, with roles
+    roles = {i["name"]: i["role"] for i in topo.call("show.interfaces")}
+    assert roles[topo.trunk] == "subscriber_trunk" and roles["abng0"] == "subscriber_tun"
+
+
+def test_unknown_vlan_gets_nothing(topo: Topo) -> None:
+    io: PacketIO = topo.extra["io"]
+    xid = 4242
+    for _ in range(3):
+        io.send(dhcp_frame("02:00:00:00:09:09", [(0x8100, 999)], "discover", xid))
+    assert wait_reply(io, "02:00:00:00:09:09", xid, 2, 1.0) is None
+    assert topo.call("show.access")["counters"].get("demux_unknown_vlan", 0) >= 3
+
+
+def test_bad_input_and_floods_keep_sessions(topo: Topo) -> None:
+    io: PacketIO = topo.extra["io"]
+    before = {s["id"] for s in topo.subscribers()}
+    assert len(before) >= 2
+    rng = random.Random(5)
+    good = dhcp_frame("02:00:00:00:02:01", [(0x8100, 250)], "discover", 7)
+    padi = bytes(
+        Ether(src="02:00:00:00:03:01", dst="ff:ff:ff:ff:ff:ff") / Dot1Q(vlan=250)
+        / PPPoED(code=0x09) / PPPoED_Tags(tag_list=[PPPoETag(tag_type=0x0101, tag_value=b"")])
+    )  # fmt: skip
+    frames: list[bytes] = []
+    for n in range(1, len(good)):  # truncated at every offset
+        frames.append(good[:n])
+    frames.append(good + b"\x00" * (1514 - len(good)))  # padded to the maximum
+    frames.append(good[:12] + b"\x81\x00\x00\xfa" * 5 + good[16:])  # too many tags
+    frames.append(good[:12] + b"\x88\xa8\x00\x96" + good[12:])  # QinQ tag on a dot1q stack
+    for _ in range(300):  # mutations
+        b = bytearray(rng.choice([good, padi]))
+        for _ in range(rng.randint(1, 8)):
+            b[rng.randrange(12, len(b))] = rng.randrange(256)
+        frames.append(bytes(b))
+    for i in range(500):  # DISCOVER flood from many MACs (150, under the pool size), PADI flood
+        mac = f"02:01:{i >> 8:02x}:{i & 0xFF:02x}:00:01"
+        if i < 150:
+            frames.append(dhcp_frame(mac, [(0x8100, 250)], "discover", i))
+        frames.append(padi[:6] + bytes.fromhex(mac.replace(":", "")) + padi[12:])
+    for f in frames:
+        io.send(f)
+    time.sleep(2)
+    after = {s["id"] for s in topo.subscribers(type="dhcp")}
+    assert before <= after | {s["id"] for s in topo.subscribers()}
+    assert before <= {s["id"] for s in topo.subscribers()}
+    info = topo.call("show.access")
+    assert info["up"] and info["counters"].get("handler_errors", 0) == 0
+    assert sum(v for k, v in info["counters"].items() if k.startswith(("drop_", "pppoe_drop_", "demux_"))) > 0
+    # the daemon still serves new subscribers afterwards
+    ip, _ = dora(io, "02:00:00:00:04:01", [(0x88A8, 120), (0x8100, 7)])
+    assert ip.startswith("100.64.1.")
