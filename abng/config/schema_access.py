@@ -216,6 +216,8 @@ class Pool(Section):
                 raise ValueError(f"range {self.range} is not inside {net}")
             if start > end:
                 raise ValueError(f"range {self.range}: start is above end")
+            if start == net.network_address or end == net.broadcast_address:
+                raise ValueError(f"range {self.range} includes the network or broadcast address")
         return self
 
     @property

@@ -353,8 +353,15 @@ class ConfigStore:
             path = entries[n].path
             if n == 0 or path is None:
                 self._write_candidate(plain_copy(self._running_raw))
-            else:
-                self._write_candidate(parse_yaml(path.read_text(encoding="utf-8"), str(path)))
+                return
+            try:
+                data = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+            except (OSError, ConfigLoadError) as exc:
+                raise ConfigError(
+                    f"rollback {n}: archived configuration unreadable: {exc}",
+                    [{"path": "n", "message": "archived configuration unreadable"}],
+                ) from None
+            self._write_candidate(data)
 
     # --- commit ----------------------------------------------------------------------------------
 

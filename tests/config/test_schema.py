@@ -211,6 +211,7 @@ def test_unknown_keys_rejected_with_path(data: dict[str, Any], path: str, fragme
         ("aaa", {"subscribers": [{"password": "p"}]}, "aaa.subscribers.0"),
         ("aaa", {"pools": {"p": {"network": "10.0.0.0/24", "gateway": "10.0.1.1"}}}, "aaa.pools.p"),
         ("aaa", {"pools": {"p": {"network": "10.0.0.0/24", "range": "10.0.0.10-10.0.1.5"}}}, "aaa.pools.p"),
+        ("aaa", {"pools": {"p": {"network": "10.0.0.0/24", "range": "10.0.0.0-10.0.0.9"}}}, "aaa.pools.p"),
         ("snmp", {"port": 70000}, "snmp.port"),
         ("monitoring", {"syslog": {"protocol": "sctp"}}, "monitoring.syslog.protocol"),
     ],

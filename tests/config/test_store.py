@@ -227,3 +227,14 @@ def test_two_store_objects_see_each_other(tmp_path: Path) -> None:
         assert b.candidate_dict()["system"]["hostname"] == f"a{i}"
         b.commit()
         assert a.running.system.hostname == f"a{i}" and a.generation == b.generation == i + 1
+
+
+def test_rollback_of_corrupt_archive_entry_is_a_config_error(tmp_path: Path) -> None:
+    store = ConfigStore(tmp_path)
+    store.set("system hostname", "one")
+    store.commit()
+    (oldest,) = [p for p in (tmp_path / "config-archive").iterdir() if p.name.endswith("-g0.yaml")]
+    oldest.write_text("system: [broken\n")
+    with pytest.raises(ConfigError, match="unreadable"):
+        store.rollback(1)
+    assert store.compare() == ""
