@@ -82,7 +82,8 @@ class Engine:
         reconnect: bool = True,
         reconnect_delay: float = 2.0,
         lcp_echo_interval: float = 0.0,
-        timeout: float = 1.0,
+        timeout: float = 2.0,
+        restart_interval: float = 3.0,
         seed: int = 1,
         clock: Callable[[], float] | None = None,
     ) -> None:
@@ -94,7 +95,8 @@ class Engine:
         self.reconnect = reconnect
         self.reconnect_delay = reconnect_delay
         self.lcp_echo_interval = lcp_echo_interval
-        self.timeout = timeout
+        self.timeout = timeout  # PADI/PADR and DHCP retransmission (doubles each try)
+        self.restart_interval = restart_interval  # LCP/IPCP/PAP (RFC 1661 default 3 s)
         self.stats = Stats()
         self.subs: dict[int, Subscriber] = {}
         self.by_mac: dict[bytes, Subscriber] = {}
@@ -213,7 +215,7 @@ class Engine:
                 spec.password,
                 auth_protocols=(spec.auth,),
                 lcp_echo_interval=self.lcp_echo_interval,
-                restart_interval=max(self.timeout, 1.0),
+                restart_interval=self.restart_interval,
             )
             machine: Machine = PppoeSubscriber(
                 cfg, self._rng.randbytes, spec.index.to_bytes(4, "big"), discovery_timeout=self.timeout

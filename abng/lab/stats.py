@@ -102,6 +102,11 @@ class Stats:
         values = [self._per_second.get(s, 0) for s in span]
         return {"min": float(min(values)), "avg": sum(values) / len(values), "max": float(max(values))}
 
+    def overall_rate(self) -> float:
+        """BNG Blaster's figure: sessions requested / setup time (0 until all are up)."""
+        t = self.setup_time
+        return self.total_requested / t if t else 0.0
+
     def recent_rate(self, now: float) -> int:
         if self.first_start is None:
             return 0
@@ -118,7 +123,7 @@ class Stats:
             "setups": self.setups,
             "attempts": self.attempts,
             "setup_time": self.setup_time,
-            "setup_rate": self.rate(),
+            "setup_rate": {**self.rate(), "overall": self.overall_rate()},
             "latency": {
                 "min": self._latency_min or 0.0,
                 "avg": self._latency_sum / n if n else 0.0,

@@ -1,0 +1,140 @@
+"""Load generator for the access benchmarks (issues 4 and 5): the lab's own subscriber engine.
+
+    .venv/bin/python bench/loadgen.py --pppoe 10000 --rate 1000 --auth pap --vlan-mode qinq
+    .venv/bin/python bench/loadgen.py --dhcp 10000 --rate 2000 --vlan-mode dot1q --radius
+
+Builds the lab topology (abng/lab: namespaces, abngd on the lab config, no API), brings up the
+subscribers with abng.lab.engine.Engine (the same code as `abng-lab up`), waits until every one
+is established (or --timeout), holds them for --hold seconds (LCP echo at abngd's default 30 s
+interval keeps running: flaps and lost_carrier would show), then prints a BNG Blaster-like
+report (JSON with --json) including abngd's RSS growth per established session, and tears down.
+Run as root.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from abng.lab.lab import Lab, LabOptions
+from abng.lab.subscribers import VLAN_MODES
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine() -> dict[str, Any]:
+    cpu = next(
+        (ln.split(":", 1)[1].strip() for ln in Path("/proc/cpuinfo").read_text().splitlines()
+         if ln.startswith("model name")),
+        platform.processor(),
+    )  # fmt: skip
+    mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+    return {"nproc": os.cpu_count(), "cpu": cpu, "mem_gib": round(int(mem) / 1024 / 1024, 1)}
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    opts = LabOptions(
+        lab_dir=args.lab_dir, prefix=args.prefix, pppoe=args.pppoe, dhcp=args.dhcp,
+        vlan_mode=args.vlan_mode, per_vlan=args.per_vlan, auth=args.auth, rate=args.rate,
+        outstanding=args.outstanding, radius=args.radius, api=False, user_headroom=0,
+    )  # fmt: skip
+    lab = Lab(opts)
+    try:
+        await asyncio.to_thread(lab.recover)
+        await asyncio.to_thread(lab.start_services)
+        pid = lab.procs.pid("abngd") or 0
+        engine = lab.open_engine()
+        engine.start()
+        await asyncio.sleep(1.0)
+        rss0 = rss_kib(pid)
+        cpu0, own0 = cpu_seconds(pid), time.process_time()
+        t0 = time.monotonic()
+        lab.add_subscribers(args.pppoe, args.dhcp)
+        deadline = t0 + args.timeout
+        last = 0.0
+        while engine.stats.total_established < engine.stats.total_requested and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+            if args.progress and time.monotonic() - last >= 1.0:
+                last = time.monotonic()
+                print(engine.stats.line(engine.now()), file=sys.stderr, flush=True)
+        up_wall = time.monotonic() - t0
+        cpu = {"abngd": round(cpu_seconds(pid) - cpu0, 2), "loadgen": round(time.process_time() - own0, 2)}
+        await asyncio.sleep(2.0)  # let abngd settle (store flush) before measuring memory
+        rss1 = rss_kib(pid)
+        hold_end = time.monotonic() + args.hold
+        await asyncio.sleep(max(0.0, hold_end - time.monotonic()))
+        report = engine.stats.report()
+        established = report["established_total"]
+        report.update(
+            {
+                "command": " ".join(sys.argv),
+                "wall_time_to_all_up": round(up_wall, 3),
+                "hold_seconds": args.hold,
+                "cpu_seconds_to_all_up": cpu,
+                "abngd_rss_kib": {"before": rss0, "after": rss1, "end": rss_kib(pid)},
+                "abngd_rss_per_session_kib": round((rss1 - rss0) / established, 2) if established else None,
+                "frame_errors": engine.frame_errors,
+                "machine": machine(),
+            }
+        )
+        return report
+    finally:
+        await asyncio.to_thread(lab.stop)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--pppoe", type=int, default=0)
+    p.add_argument("--dhcp", type=int, default=0)
+    p.add_argument("--rate", type=float, default=1000.0, help="setups started per second")
+    p.add_argument("--outstanding", type=int, default=800, help="setups in flight at most")
+    p.add_argument("--auth", choices=("pap", "chap"), default="pap")
+    p.add_argument("--vlan-mode", choices=VLAN_MODES, default="qinq")
+    p.add_argument("--per-vlan", type=int, default=1)
+    p.add_argument("--radius", action="store_true", help="authenticate through FreeRADIUS")
+    p.add_argument("--timeout", type=float, default=300.0)
+    p.add_argument("--hold", type=float, default=0.0, help="seconds to keep the sessions up afterwards")
+    p.add_argument("--lab-dir", type=Path, default=Path(".state/loadgen"))
+    p.add_argument("--prefix", default="abg")
+    p.add_argument("--progress", action="store_true")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args()
+    if args.pppoe + args.dhcp <= 0:
+        p.error("nothing to do: give --pppoe N and/or --dhcp N")
+    report = asyncio.run(run(args))
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        r = report["setup_rate"]
+        print(f"sessions established {report['established_total']}/{report['requested_total']}"
+              f" in {report['setup_time'] or report['wall_time_to_all_up']:.2f} s")  # fmt: skip
+        print(f"setup rate min/avg/max {r['min']:.0f}/{r['avg']:.0f}/{r['max']:.0f} per s")
+        lat = report["latency"]
+        ms = [round(lat[k] * 1000) for k in ("min", "avg", "max")]
+        print(f"setup latency min/avg/max {ms[0]}/{ms[1]}/{ms[2]} ms")
+        print(f"flaps {report['flaps']}  timeouts {report['timeouts']}  failures {report['failures']}")
+        print(
+            f"abngd RSS {report['abngd_rss_kib']} KiB, per session {report['abngd_rss_per_session_kib']} KiB"
+        )
+    return 0 if report["established_total"] == report["requested_total"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
