@@ -20,6 +20,8 @@ A commit changing ``radius.*`` restarts the listener only when its own settings 
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from abng.core.daemon import Daemon
 
 log = logging.getLogger(__name__)
+BIND_ATTEMPTS = 20
 
 
 def _coa_key(cfg: RadiusConfig) -> tuple[Any, ...]:
@@ -102,15 +105,24 @@ class CoaService:
         if not rcfg.coa_secrets():
             log.warning("radius.coa_enabled but no RADIUS server or coa_clients: every CoA is dropped")
         server = CoaServer(rcfg, self.lookup, self.change_rate, self.disconnect)
-        try:
-            self.address = await server.start()
-        except OSError as exc:
-            self.error = f"cannot listen on {rcfg.coa_bind}:{rcfg.coa_port}: {exc.strerror}"
-            log.error("CoA listener: %s", self.error)
-            return
+        for attempt in range(BIND_ATTEMPTS):
+            try:
+                self.address = await server.start()
+                break
+            except OSError as exc:
+                # the previous listener's socket closes on the next loop turns (a commit
+                # re-binding the same port): retry briefly before giving up
+                if exc.errno == errno.EADDRINUSE and attempt + 1 < BIND_ATTEMPTS:
+                    await asyncio.sleep(0.05)
+                    continue
+                self.error = f"cannot listen on {rcfg.coa_bind}:{rcfg.coa_port}: {exc.strerror}"
+                log.error("CoA listener: %s", self.error)
+                return
         self.server, self.error = server, None
-        log.info("CoA/Disconnect listener on %s:%d (%d allowed clients)", *self.address,
-                 len(server.machine.clients))  # fmt: skip
+        host, port = self.address or ("?", 0)
+        log.info(
+            "CoA/Disconnect listener on %s:%d (%d allowed clients)", host, port, len(server.machine.clients)
+        )
 
     async def close(self) -> None:
         if self.server is not None:
