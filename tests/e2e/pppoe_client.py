@@ -12,18 +12,20 @@ from __future__ import annotations
 
 import os
 import secrets
+import select
 import socket
 import struct
 import threading
 import time
 from typing import Any
 
-from abng.access.frames import ETH_P_PPPOE_DISC, ETH_P_PPPOE_SESS, build_frame, parse_frame
+from abng.access.frames import ETH_P_PPPOE_DISC, ETH_P_PPPOE_SESS, VlanTag, build_frame, parse_frame
+from abng.access.packetio import PacketIO
 from abng.access.pppoe.client import DiscoveryClient, DiscoveryFailed, DiscoveryTerminated, DiscoveryUp
 from abng.access.pppoe.codec import decode_session, session_frame
 from abng.ppp.client import ClientConfig, ClientUp, PPPClient
 from abng.ppp.events import IPv4Packet, LinkFinished, SessionDown
-from tests.helpers.netns import raw_socket
+from tests.helpers.netns import in_netns
 
 PROTO_LCP = 0xC021
 ECHO_REQUEST = 9
@@ -51,10 +53,14 @@ class PppoeClient:
         auth: tuple[str, ...] = ("pap", "chap"),
         echo_interval: float = 0.0,
         echo_failure: int = 10,
+        tags: tuple[VlanTag, ...] = (),
     ) -> None:
-        self.sock = raw_socket(ns, ifname)
-        self.sock.settimeout(0.05)
-        self.mac = self.sock.getsockname()[4]
+        with in_netns(ns):
+            self.io = PacketIO(ifname)  # no filter; PACKET_AUXDATA gives back the stripped outer tag
+            self.io.open()
+        self.mac = self.io.mac
+        self.tags = tags
+        self.vids = tuple(t.vid for t in tags)
         self.disc = DiscoveryClient(timeout=0.5, max_tries=6, host_uniq=secrets.token_bytes(4))
         self.cfg = ClientConfig(username, password, auth_protocols=auth, lcp_echo_interval=echo_interval,
                                 lcp_echo_failure=echo_failure, restart_interval=1.0)  # fmt: skip
@@ -124,7 +130,7 @@ class PppoeClient:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(2)
-        self.sock.close()
+        self.io.close()
 
     def __enter__(self) -> PppoeClient:
         return self
@@ -134,7 +140,7 @@ class PppoeClient:
 
     # ---- I/O loop -----------------------------------------------------------------------------
     def _send(self, dst: bytes, ethertype: int, payload: bytes) -> None:
-        self.sock.send(build_frame(dst, self.mac, (), ethertype, payload))
+        self.io.send(build_frame(dst, self.mac, self.tags, ethertype, payload))
 
     def _flush_disc(self) -> None:
         for dst, payload in self.disc.take_output():
@@ -174,14 +180,13 @@ class PppoeClient:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                frame = self.sock.recv(65535)
-            except TimeoutError:
-                frame = b""
-            except OSError:
+                select.select([self.io.fileno()], [], [], 0.05)
+                frames = self.io.recv_batch()
+            except (OSError, RuntimeError, ValueError):
                 return
             now = time.time()
             with self._lock:
-                if frame:
+                for frame in frames:
                     self._frame(frame, now)
                 self.disc.handle_timer(now)
                 self._flush_disc()
@@ -194,7 +199,7 @@ class PppoeClient:
             eth = parse_frame(frame)
         except ValueError:
             return
-        if eth.dst != self.mac:
+        if eth.dst != self.mac or eth.vids != self.vids:
             return
         if eth.ethertype == ETH_P_PPPOE_DISC:
             self.disc.receive(eth.payload, eth.src, now)

@@ -107,3 +107,23 @@ def test_restart_keeps_session(topo: Topo, tmp_path: Path) -> None:
         topo.wait(lambda: ended(topo, before["id"]), 15, "lost carrier")
     h = ended(topo, before["id"])
     assert h is not None and h["reason"] == "lost_carrier"
+
+
+def test_commit_ac_name_keeps_sessions(topo: Topo) -> None:
+    with PppoeClient(
+        topo.cli, topo.cli_if, "alice", "secret1", echo_interval=1.0, echo_failure=30
+    ).start() as c:
+        c.wait_up()
+        sid = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 10, "active")[0][
+            "id"
+        ]
+        topo.call("config.set", {"path": "pppoe ac_name", "value": "renamed-ac"})
+        res = topo.call("config.commit", {"comment": "rename AC"})
+        assert res["committed"] and "pppoe.ac_name" in res["changes"]
+        out = ns_run(topo.cli, "timeout", "10", "pppoe-discovery", "-I", topo.cli_if, check=False).stdout
+        assert "renamed-ac" in out
+        seen = c.echo_replies_received
+        c.wait(lambda: c.echo_replies_received >= seen + 2, 10, "session still answered")
+        assert [x["id"] for x in pppoe_subs(topo)] == [sid] and c.down_reason is None
+        assert c.ping(UPSTREAM_HOST)
+        c.padt()

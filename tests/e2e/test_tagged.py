@@ -14,8 +14,10 @@ from scapy.layers.inet import IP, UDP
 from scapy.layers.l2 import Dot1AD, Dot1Q, Ether
 from scapy.layers.ppp import PPPoED, PPPoED_Tags, PPPoETag
 
+from abng.access.frames import VlanTag
 from abng.access.packetio import PacketIO
-from tests.e2e.topology import Topo, topology
+from tests.e2e.pppoe_client import PppoeClient
+from tests.e2e.topology import UPSTREAM_HOST, Topo, topology
 from tests.helpers.netns import in_netns, requires_root
 
 pytestmark = requires_root
@@ -166,3 +168,19 @@ def test_bad_input_and_floods_keep_sessions(topo: Topo) -> None:
     # the daemon still serves new subscribers afterwards
     ip, _ = dora(io, "02:00:00:00:04:01", [(0x88A8, 120), (0x8100, 7)])
     assert ip.startswith("100.64.1.")
+
+
+def test_pppoe_over_qinq_and_dot1q(topo: Topo) -> None:
+    for tags, name in (
+        ((VlanTag(0x88A8, 160), VlanTag(0x8100, 5)), f"{topo.trunk}.160.5"),
+        ((VlanTag(0x8100, 260),), f"{topo.trunk}.260"),
+    ):
+        with PppoeClient(topo.cli, topo.cli_if, "alice", "secret1", tags=tags).start() as c:
+            c.wait_up(15)
+            s = topo.wait(
+                lambda: [x for x in topo.subscribers(type="pppoe") if x["state"] == "active"], 10, "up"
+            )[0]
+            assert s["interface"] == name
+            assert c.ping(UPSTREAM_HOST)
+            c.padt()
+            topo.wait(lambda: not topo.subscribers(type="pppoe"), 10, "PADT ends it")
