@@ -133,6 +133,9 @@ class PppoeService:
         if eth.ethertype == ETH_P_PPPOE_SESS:
             self._session_frame(eth, now)
             return
+        if not self.enabled and eth.payload[1:2] in (b"\x09", b"\x19"):  # PADI, PADR: no service
+            self.counters["pppoe_disabled"] += 1
+            return
         res = self.discovery.handle(eth.payload, eth.src, eth.vids, now)
         if res.drop_reason:
             self.counters[f"pppoe_drop_{res.drop_reason}"] += 1
