@@ -54,6 +54,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         lab_dir=args.lab_dir, prefix=args.prefix, pppoe=args.pppoe, dhcp=args.dhcp,
         vlan_mode=args.vlan_mode, per_vlan=args.per_vlan, auth=args.auth, rate=args.rate,
         outstanding=args.outstanding, radius=args.radius, api=False, user_headroom=0,
+        log_level=args.abngd_log_level,
     )  # fmt: skip
     lab = Lab(opts)
     try:
@@ -113,6 +114,7 @@ def main() -> int:
     p.add_argument("--hold", type=float, default=0.0, help="seconds to keep the sessions up afterwards")
     p.add_argument("--lab-dir", type=Path, default=Path(".state/loadgen"))
     p.add_argument("--prefix", default="abg")
+    p.add_argument("--abngd-log-level", default="warning", choices=["debug", "info", "warning", "error"])
     p.add_argument("--progress", action="store_true")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
@@ -125,11 +127,13 @@ def main() -> int:
         r = report["setup_rate"]
         print(f"sessions established {report['established_total']}/{report['requested_total']}"
               f" in {report['setup_time'] or report['wall_time_to_all_up']:.2f} s")  # fmt: skip
-        print(f"setup rate min/avg/max {r['min']:.0f}/{r['avg']:.0f}/{r['max']:.0f} per s")
+        print(f"setup rate min/avg/max {r['min']:.0f}/{r['avg']:.0f}/{r['max']:.0f} per s"
+              f" (overall {r['overall']:.0f}/s: requested / setup time)")  # fmt: skip
         lat = report["latency"]
         ms = [round(lat[k] * 1000) for k in ("min", "avg", "max")]
         print(f"setup latency min/avg/max {ms[0]}/{ms[1]}/{ms[2]} ms")
         print(f"flaps {report['flaps']}  timeouts {report['timeouts']}  failures {report['failures']}")
+        print(f"CPU seconds until all up: {report['cpu_seconds_to_all_up']}")
         print(
             f"abngd RSS {report['abngd_rss_kib']} KiB, per session {report['abngd_rss_per_session_kib']} KiB"
         )

@@ -60,6 +60,7 @@ class LabOptions:
     lcp_echo_interval: int | None = None
     lease_time: int | None = None
     user_headroom: int = 64
+    log_level: str = "info"  # abngd's --log-level
     extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -143,9 +144,14 @@ class Lab:
             d.mkdir(parents=True, exist_ok=True)
         py = sys.executable
         dirs = ["--config-dir", str(self.etc), "--run-dir", str(self.run)]
-        abngd = self.procs.start(
-            "abngd", [py, "-m", "abng.core.daemon", *dirs, "--state-dir", str(self.var)], netns=self.topo.bng
+        # ABNG_LAB_PROFILE=1: abngd runs under cProfile, stats in <lab>/abngd.prof at teardown
+        profile = (
+            ["-m", "cProfile", "-o", str(self.dir / "abngd.prof")]
+            if os.environ.get("ABNG_LAB_PROFILE")
+            else []
         )
+        argv = [py, *profile, "-m", "abng.core.daemon", *dirs, "--state-dir", str(self.var)]
+        abngd = self.procs.start("abngd", [*argv, "--log-level", opts.log_level], netns=self.topo.bng)
         wait_until(lambda: unix_connectable(self.socket) or abngd.poll() is not None, 60, "abngd's socket")
         if abngd.poll() is not None:
             raise RuntimeError(f"abngd exited ({abngd.returncode}); see {self.procs.log_file('abngd')}")
