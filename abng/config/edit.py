@@ -48,6 +48,16 @@ def _unquote(text: str) -> str:
     return t
 
 
+def _junos_list(text: str) -> list[str] | None:
+    """``[ 111 112 ]`` or ``[pap, chap]`` -> the words; None when it is not that shape."""
+    if not (text.startswith("[") and text.endswith("]")):
+        return None
+    inner = text[1:-1].replace(",", " ").strip()
+    if any(c in inner for c in '[]{}"'):
+        return None
+    return inner.split()
+
+
 def coerce(node: dict[str, Any], value: Any) -> Any:
     """Convert a CLI string to the type the schema expects at ``node``; other values pass."""
     if not isinstance(value, str):
@@ -59,6 +69,10 @@ def coerce(node: dict[str, Any], value: Any) -> Any:
             try:
                 return json.loads(text)
             except json.JSONDecodeError as exc:
+                if kind == "list" and node["item"]["kind"] not in ("list", "map", "object"):
+                    words = _junos_list(text)
+                    if words is not None:  # JunOS style: [ 111 112 ]
+                        return [coerce(node["item"], w) for w in words]
                 raise PathError(f"invalid JSON value: {exc.msg}") from None
         return _unquote(text)
     if kind == "bool":

@@ -152,3 +152,12 @@ def test_map_entry_with_builtin_default_is_seeded(tmp_path: Path) -> None:
     data: dict[str, Any] = {}
     set_value(data, "qos overhead_profiles custom mpu", "60")
     assert data["qos"]["overhead_profiles"]["custom"] == {"mpu": 60}
+
+
+def test_junos_style_lists() -> None:
+    node = node_at(["demux", "profiles", "0", "outer_vlans"])
+    assert coerce(node, "[ 111 112 ]") == [111, 112]
+    assert coerce(node_at(["pppoe", "auth"]), "[chap, pap]") == ["chap", "pap"]
+    assert coerce(node_at(["pppoe", "auth"]), "[ ]") == []
+    with pytest.raises(PathError, match="invalid JSON"):
+        coerce(node_at(["radius", "servers"]), "[ a b ]")  # objects need JSON
