@@ -58,7 +58,7 @@ def lab_config(
             profile["trunk_interface"] = "trunk0"
     aaa = cfg.setdefault("aaa", {})
     dns = aaa.get("pools", {}).get("ppp", {}).get("dns", ["192.0.2.53"])
-    aaa["pools"] = {"ppp": {**PPP_POOL, "dns": dns}, "ipoe": {**IPOE_POOL, "dns": dns}}
+    aaa["pools"] = {"ppp": {**PPP_POOL, "dns": list(dns)}, "ipoe": {**IPOE_POOL, "dns": list(dns)}}
     users = list(aaa.get("subscribers", []))
     for i in range(1, pppoe_users + 1):
         name, password = lab_user(i)

@@ -190,7 +190,8 @@ class ControlServer:
                 sent += 1
             await asyncio.sleep(0.005)
         await asyncio.sleep(0.5)
-        rx = await asyncio.to_thread(self._upstream_rx) - rx0
+        rx1 = await asyncio.to_thread(self._upstream_rx)
+        rx = (rx1[0] - rx0[0]) - 14 * (rx1[1] - rx0[1])  # IP bytes: minus the Ethernet headers
         elapsed = time.monotonic() - t0 - 0.5
         return {
             "subscriber": sub.sid,
@@ -200,6 +201,8 @@ class ControlServer:
             "seconds": round(elapsed, 2),
         }
 
-    def _upstream_rx(self) -> int:
-        path = f"/sys/class/net/{self.lab.topo.host_if}/statistics/rx_bytes"
-        return int(topology.ns_sh(self.lab.topo.up, "cat", path).stdout.strip())
+    def _upstream_rx(self) -> tuple[int, int]:
+        """(bytes, packets) received by the upstream host so far."""
+        base = f"/sys/class/net/{self.lab.topo.host_if}/statistics"
+        out = topology.ns_sh(self.lab.topo.up, "cat", f"{base}/rx_bytes", f"{base}/rx_packets").stdout.split()
+        return int(out[0]), int(out[1])
