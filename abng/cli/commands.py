@@ -26,6 +26,7 @@ class Output:
     lines: Iterable[str] = ()
     data: Any = None
     failed: bool = False  # the command ran but reports a failure (-c exits 1)
+    config_path: list[str] | None = None  # set when ``data`` is configuration (for | display set)
 
 
 Handler = Callable[["Shell", dict[str, Any], DisplayOptions], Output]
@@ -112,7 +113,7 @@ def _configuration(sh: Shell, args: dict[str, Any], source: str) -> Output:
     if path:
         params["section"] = " ".join(path)
     data = sh.call("show.configuration", params)
-    return Output(views.configuration(data, path), data)
+    return Output(views.configuration(data, path), data, config_path=path)
 
 
 @handler("show_configuration")

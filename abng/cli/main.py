@@ -55,6 +55,16 @@ def batch(shell: Shell, commands: Iterable[str]) -> int:
     return 0
 
 
+def _batch_to_pipe(shell: Shell, commands: Iterable[str]) -> int:
+    """:func:`batch`, quiet when the reader goes away (``abng -c '...' | head``)."""
+    try:
+        return batch(shell, commands)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
 def _stdin_commands() -> Iterable[str]:
     for line in sys.stdin:
         yield from split_commands(line)
@@ -80,9 +90,9 @@ def main(argv: list[str] | None = None) -> int:
             except TokenError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 2
-            return batch(shell, commands)
+            return _batch_to_pipe(shell, commands)
         if not sys.stdin.isatty():
-            return batch(shell, _stdin_commands())
+            return _batch_to_pipe(shell, _stdin_commands())
         from abng.cli.repl import interactive
 
         return interactive(shell, history_path(args))

@@ -184,9 +184,10 @@ def _parse_pipe(group: list[Token], specs: tuple[PipeSpec, ...], column: int) ->
         raise SyntaxErr(f"{what} pipe '{head.value}' (expecting {names})", head.start)
     spec, rest = hits[0], group[1:]
     if spec.sub:
-        if len(rest) != 1 or not spec.sub[0].startswith(rest[0].value):
+        subs = [s for s in spec.sub if rest and s.startswith(rest[0].value)]
+        if len(rest) != 1 or len(subs) != 1:
             raise SyntaxErr(f"| {spec.keyword}: expecting {', '.join(spec.sub)}", head.end)
-        return Pipe(spec.keyword, spec.sub[0])
+        return Pipe(spec.keyword, subs[0])
     if spec.arg is None:
         if rest:
             raise SyntaxErr(f"| {spec.keyword} takes no argument", rest[0].start)

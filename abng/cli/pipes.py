@@ -19,14 +19,19 @@ from abng.cli.parser import Pipe
 @dataclass(frozen=True)
 class DisplayOptions:
     json: bool = False
+    set: bool = False  # | display set: configuration as 'set' commands
     paginate: bool = True
     compare: bool = False
 
 
 def display_options(pipes: list[Pipe]) -> DisplayOptions:
     kinds = {p.kind for p in pipes}
+    display = {p.arg for p in pipes if p.kind == "display"}
     return DisplayOptions(
-        json="display" in kinds, paginate="no-more" not in kinds, compare="compare" in kinds
+        json="json" in display,
+        set="set" in display,
+        paginate="no-more" not in kinds,
+        compare="compare" in kinds,
     )
 
 

@@ -144,7 +144,7 @@ PIPES = (
     PipeSpec("count", "Count the lines"),
     PipeSpec("last", "Show only the last n lines", "<n>"),
     PipeSpec("no-more", "Do not paginate"),
-    PipeSpec("display", "Change the output format", sub=("json",)),
+    PipeSpec("display", "Change the output format (json; set for configuration)", sub=("json", "set")),
 )
 #: only after ``show`` in configuration mode
 COMPARE_PIPE = PipeSpec("compare", "Show the changes against the running configuration")

@@ -7,7 +7,26 @@ from typing import Any
 import yaml
 
 from abng.cli.render import Column, cell, detail, rates, size, table, timestamp, uptime
-from abng.config.rates import human_rate
+from abng.cli.tokens import quote
+from abng.config.rates import RateError, human_rate, parse_rate
+
+
+def _rate(value: Any) -> str:
+    """bps (int) or a rate string (D10) for people."""
+    if isinstance(value, str):
+        try:
+            value = parse_rate(value)
+        except RateError:
+            return str(value)
+    return human_rate(value if isinstance(value, int) else None)
+
+
+def _features(value: Any) -> Any:
+    """``{"htb": true, "cake": false}`` -> ``"htb, ..."``; lists pass."""
+    if isinstance(value, dict):
+        return ", ".join(k for k, v in value.items() if v) or "-"
+    return value
+
 
 SUBSCRIBER_COLUMNS = (
     Column("ID", "id", ">", shrink=False),
@@ -79,7 +98,7 @@ def system(s: dict[str, Any]) -> list[str]:
         ("Uptime", uptime(s.get("uptime"))),
         ("Sessions", counts),
         ("Dataplane", backend),
-        ("Features", dp.get("features")),
+        ("Features", _features(dp.get("features"))),
         ("Python", s.get("python")),
         ("Kernel", s.get("kernel")),
     ], 0)  # fmt: skip
@@ -129,7 +148,7 @@ def qos(items: list[dict[str, Any]], width: int) -> list[str]:
             Column("Interface", "interface", min_width=9), Column("Down", "down", ">", shrink=False),
             Column("Up", "up", ">", shrink=False), Column("Overhead", "overhead_profile"),
             Column("Backend", "backend"), Column("Installed", "installed"))  # fmt: skip
-    rows = [{**q, "down": human_rate(q.get("rate_down")), "up": human_rate(q.get("rate_up"))} for q in items]
+    rows = [{**q, "down": _rate(q.get("rate_down")), "up": _rate(q.get("rate_up"))} for q in items]
     return table(cols, rows, width) if rows else ["No shaped subscribers."]
 
 
@@ -141,6 +160,32 @@ def configuration(data: Any, path: list[str]) -> list[str]:
         data = {path[-1]: data}
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
     return text.rstrip("\n").split("\n")
+
+
+def set_commands(data: Any, path: list[str]) -> list[str]:
+    """Configuration as the ``set`` commands that would rebuild it (``| display set``)."""
+    out: list[str] = []
+
+    def walk(value: Any, here: list[str]) -> None:
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                walk(sub, [*here, str(key)])
+        elif isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+            for i, sub in enumerate(value):
+                walk(sub, [*here, str(i)])
+        elif isinstance(value, list):
+            out.extend(" ".join(["set", *here, _word(v)]) for v in value)
+        else:
+            out.append(" ".join(["set", *here, _word(value)]))
+
+    walk(data, list(path))
+    return out
+
+
+def _word(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return quote("" if value is None else str(value))
 
 
 def event(e: dict[str, Any]) -> str:

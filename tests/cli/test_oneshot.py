@@ -96,3 +96,13 @@ def test_request_disconnect(abngd: AbngdHandle) -> None:
     assert r.returncode == 0 and "1 session(s) disconnected on trunk0.105.6: 5" in r.stdout
     r = abng(abngd, "-c", "request radius test bob secret")
     assert r.returncode == 1 and "subsystem 'aaa' not available" in r.stderr
+
+
+def test_display_set_round_trips(abngd: AbngdHandle) -> None:
+    r = abng(abngd, "-c", "show configuration system | display set")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 0 and lines[0].startswith("set system hostname ")
+    r = abng(abngd, "-c", "; ".join(["configure", *lines, "show | compare"]))
+    assert r.returncode == 0 and r.stdout.splitlines()[-1] == "[no changes]"
+    r = abng(abngd, "-c", "show version | display set")
+    assert r.returncode == 1 and "configuration output only" in r.stderr

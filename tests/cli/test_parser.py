@@ -140,6 +140,7 @@ def test_pipes_parse_and_combine() -> None:
     assert p.pipes == [Pipe("display", "json"), Pipe("no-more"), Pipe("last", 5)]
     p = parse("show | compare", CONFIGURATION, CTX, config_mode=True)
     assert p.handler == "config_show" and p.pipes == [Pipe("compare")]
+    assert parse("show conf | d s", OPERATIONAL, CTX).pipes == [Pipe("display", "set")]
     p = parse("sh ver | m ker | c", OPERATIONAL, CTX)
     assert [x.kind for x in p.pipes] == ["match", "count"]
 
@@ -190,7 +191,7 @@ def test_help_lists_placeholders_and_enter() -> None:
     assert "<password>" in help_words("request radius test bob ")
     assert help_words("show version | ") == ["match", "except", "count", "last", "no-more", "display"]
     assert "compare" in help_words("show | ", CONFIGURATION, True)
-    assert help_words("show version | display ") == ["json"]
+    assert help_words("show version | display ") == ["json", "set"]
     assert help_words("show version | match ") == ["<regex>"]
 
 

@@ -122,3 +122,18 @@ def test_configuration_and_events() -> None:
     }
     line = views.event(down)
     assert "session_down" in line and "id=3" in line and "reason=admin_reset" in line
+
+
+def test_display_set_and_odd_shapes() -> None:
+    data = {"hostname": "AthenaBNG 01", "enabled": True, "auth": ["pap", "chap"], "profiles": [{"name": "q"}]}
+    assert views.set_commands(data, ["x"]) == [
+        'set x hostname "AthenaBNG 01"',
+        "set x enabled true",
+        "set x auth pap",
+        "set x auth chap",
+        "set x profiles 0 name q",
+    ]
+    lines = views.system({"dataplane": {"backend": "userspace", "features": {"htb": True, "cake": False}}})
+    assert any(re.fullmatch(r"Features:\s+htb", line) for line in lines)
+    q = views.qos([{"session_id": 1, "rate_down": "100mbit", "rate_up": 40_000_000, "installed": True}], 100)
+    assert "100 Mbps" in q[1] and "40 Mbps" in q[1] and "yes" in q[1]
