@@ -50,6 +50,9 @@ T = TypeVar("T")
 #: the access layer's TUN device (abng/access/service.py TUN_NAME): the userspace shaping device
 DEFAULT_DEVICE = "abng0"
 WATCH_INTERVAL = 1.0
+#: intents per worker call: big enough to amortise netlink round trips, small enough that the
+#: loop completes one batch's sessions (events, store) while the worker runs the next
+MAX_BATCH = 500
 
 
 class PolicyError(RuntimeError):
@@ -113,7 +116,9 @@ class PolicyService:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch, self._queue = self._queue, []
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            if self._queue:
+                self._wake.set()  # the rest goes next: the loop finishes this batch's sessions meanwhile
             if not batch or self.worker is None:
                 for _, fut in batch:
                     if not fut.done():

@@ -154,3 +154,19 @@ async def test_device_recreated_reapplies(env: Env) -> None:
     assert route_ips(env.ns) == {"100.64.0.60"}
     assert list(classes(env.ns, TUN).values()) == [7_000_000]
     assert list(classes(env.ns, IFB).values()) == [3_000_000]
+
+
+async def test_10000_sessions_come_and_go_nothing_left(env: Env) -> None:
+    await env.commit(("cgnat enabled", True))
+    n = 10_000
+    ups = [env.up(i, f"100.{64 + (i >> 16)}.{(i >> 8) & 255}.{i & 255}", cgnat_bypass=i % 7 == 0)
+           for i in range(1, n + 1)]  # fmt: skip
+    sessions = await asyncio.gather(*ups)
+    assert len(classes(env.ns, TUN)) == n and len(classes(env.ns, IFB)) == n
+    assert len(route_ips(env.ns)) == n and len(nft_bypass(env.ns)) == n // 7
+    await asyncio.gather(*(env.mgr.terminate(s.id, TerminateReason.USER_REQUEST) for s in sessions))
+    assert classes(env.ns, TUN) == {} and classes(env.ns, IFB) == {}
+    assert filters(env.ns, TUN) == [] and filters(env.ns, IFB) == []
+    assert route_ips(env.ns) == set() and nft_bypass(env.ns) == set()
+    assert env.svc.applied == {} and await env.rpc("show.qos") == []
+    assert env.svc.stats["errors"] == 0
