@@ -184,3 +184,15 @@ def test_pppoe_over_qinq_and_dot1q(topo: Topo) -> None:
             assert c.ping(UPSTREAM_HOST)
             c.padt()
             topo.wait(lambda: not topo.subscribers(type="pppoe"), 10, "PADT ends it")
+
+
+def test_disconnect_interface_ends_only_that_interface(topo: Topo) -> None:
+    io: PacketIO = topo.extra["io"]
+    dora(io, "02:00:00:00:05:01", [(0x8100, 270)])
+    dora(io, "02:00:00:00:05:02", [(0x88A8, 170), (0x8100, 9)])
+    res = topo.call("request.subscriber.disconnect_interface", {"interface": f"{topo.trunk}.270"})
+    assert res["count"] == 1
+    left = {s["interface"] for s in topo.subscribers(type="dhcp")}
+    assert f"{topo.trunk}.270" not in left and f"{topo.trunk}.170.9" in left
+    hist = topo.call("subscribers.history", {"limit": 10})
+    assert next(h for h in hist if h["id"] == res["disconnected"][0])["reason"] == "admin_reset"
