@@ -23,6 +23,7 @@ from typing import Any
 
 from abng.core import config_rpc, methods
 from abng.core import errors as E
+from abng.core.audit import AuditLog
 from abng.core.errors import RpcError
 from abng.core.events import EventBus, EventName
 from abng.core.hooks import ConfigApplier, DataplaneInfo, NoDataplane
@@ -82,6 +83,10 @@ class Paths:
     def session_db(self) -> Path:
         return self.state_dir / "sessions.db"
 
+    @property
+    def audit_log(self) -> Path:
+        return self.state_dir / "audit.log"
+
 
 class Daemon:
     """Everything abngd owns; subsystems get this object in ``setup(daemon)``."""
@@ -104,7 +109,8 @@ class Daemon:
         self.sessions = SessionManager(
             self.bus, self.store, tasks=self.tasks, clock=clock, history_limit=history_limit
         )
-        self.rpc = RpcServer(paths.socket, self.tasks, bus=self.bus)
+        self.audit = AuditLog(paths.audit_log, clock)
+        self.rpc = RpcServer(paths.socket, self.tasks, bus=self.bus, audit=self.audit)
         self.config: Any = None  # abng.config.store.ConfigStore once loaded
         #: the configuration this daemon applied (changes only through commit_config, never
         #: behind the operator's back) and its generation

@@ -20,6 +20,7 @@ from typing import Any
 
 from abng.config.rates import RateError
 from abng.core import errors as E
+from abng.core.audit import AuditLog, is_mutating, peer_credentials
 from abng.core.errors import RpcError
 from abng.core.events import Event, EventBus
 from abng.core.sessions import InvalidSessionState, SessionFailed, SessionNotFound
@@ -70,6 +71,8 @@ class Connection:
         self.subscription: int | None = None
         self.pending: set[asyncio.Task[None]] = set()
         self.peer = f"conn{server.accepted}"
+        #: (pid, uid, gid) of the client process (SO_PEERCRED), for the audit log
+        self.cred = peer_credentials(writer.get_extra_info("socket"))
 
     async def send(self, msg: dict[str, Any] | bytes) -> None:
         if not self.closed:
@@ -134,6 +137,7 @@ class RpcServer:
         max_line: int = MAX_LINE,
         queue_limit: int = 1024,
         max_inflight: int = 32,
+        audit: AuditLog | None = None,
     ) -> None:
         self.path = path
         self.tasks = tasks
@@ -142,15 +146,26 @@ class RpcServer:
         self.queue_limit = queue_limit
         self.max_inflight = max_inflight
         self.methods: dict[str, Handler] = {}
+        #: methods whose calls go to the audit log (see ``register``)
+        self.mutating: set[str] = set()
+        self.audit = audit
         self.connections: set[Connection] = set()
         self.accepted = 0
         self.stats: dict[str, int] = {"requests": 0, "errors": 0, "slow_dropped": 0}
         self._server: asyncio.Server | None = None
 
     # ---- registry -----------------------------------------------------------------------------
-    def register(self, name: str, handler: Handler) -> None:
-        """Add a method; a later registration replaces an earlier one (e.g. a stub)."""
+    def register(self, name: str, handler: Handler, *, mutating: bool | None = None) -> None:
+        """Add a method; a later registration replaces an earlier one (e.g. a stub).
+
+        ``mutating`` methods are audited (abng.core.audit).  Left out, the name decides and
+        only the known read-only families (``show.``, ``subscribers.``...) escape the audit.
+        """
         self.methods[name] = handler
+        if is_mutating(name) if mutating is None else mutating:
+            self.mutating.add(name)
+        else:
+            self.mutating.discard(name)
 
     def register_unavailable(self, name: str, subsystem: str, message: str | None = None) -> None:
         async def handler(params: dict[str, Any], conn: Connection) -> Any:
@@ -257,10 +272,11 @@ class RpcServer:
         if params is None:
             params = {}
         method = req["method"]
+        handler = self.methods.get(method)
+        audit = self.audit if handler is not None and method in self.mutating else None
         try:
             if not isinstance(params, dict):
                 raise RpcError(E.INVALID_PARAMS, "params must be an object")
-            handler = self.methods.get(method)
             if handler is None:
                 raise RpcError(E.METHOD_NOT_FOUND, f"method '{method}' not found")
             if log.isEnabledFor(logging.DEBUG):
@@ -271,7 +287,11 @@ class RpcServer:
             err = to_rpc_error(exc)
             if err.code == E.INTERNAL_ERROR:
                 log.error("method %s failed: %r", method, exc, exc_info=exc)
+            if audit is not None:
+                await audit.record(method, params, conn.cred, err.code)
             return None if notification else error_reply(ident, err)
+        if audit is not None:
+            await audit.record(method, params, conn.cred, None)
         return None if notification else result_line(ident, result)
 
 
