@@ -6,6 +6,7 @@ in a file; long output goes through a small ``---(more)---`` pager unless ``| no
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
@@ -37,6 +38,23 @@ class ShellCompleter(Completer):
             yield Completion(
                 c.word + " ", start_position=c.start - len(text), display=c.word, display_meta=c.help
             )
+
+
+class PrivateHistory(FileHistory):
+    """History file (mode 0600) that never stores lines carrying a password or secret."""
+
+    def __init__(self, filename: str, shell: Shell) -> None:
+        super().__init__(filename)
+        self.shell = shell
+        with contextlib.suppress(OSError):
+            fd = os.open(filename, os.O_CREAT | os.O_APPEND | os.O_WRONLY, 0o600)
+            os.close(fd)
+            os.chmod(filename, 0o600)
+
+    def append_string(self, string: str) -> None:
+        if self.shell.is_sensitive(string):
+            return
+        super().append_string(string)
 
 
 def help_lines(items: list[tuple[str, str]]) -> list[str]:
@@ -116,7 +134,7 @@ def run_line(shell: Shell, line: str) -> None:
 
 def interactive(shell: Shell, history_file: str) -> int:
     session: PromptSession[str] = PromptSession(
-        history=FileHistory(history_file),
+        history=PrivateHistory(history_file, shell),
         completer=ShellCompleter(shell),
         complete_while_typing=False,
         key_bindings=_bindings(shell),

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from abng.cli import commands, pipes, views
+from abng.cli import schema as S
 from abng.cli.errors import CliError
 from abng.cli.parser import Completion, candidates, complete, parse
 from abng.cli.tree import CONFIGURATION, OPERATIONAL, Node
@@ -135,6 +136,22 @@ class Shell:
             return candidates(text, self.root, self, config_mode=config_mode)
         except CliError:  # abngd unreachable: no schema
             return []
+
+    def is_sensitive(self, line: str) -> bool:
+        """True for lines carrying a secret (RADIUS test password, a ``secret`` config leaf):
+        they are kept out of the history file."""
+        try:
+            parsed = parse(line, self.root, self, config_mode=self.mode == "configuration")
+        except CliError:
+            return "radius" in line or "secret" in line or "password" in line  # err on the safe side
+        if parsed.handler == "request_radius_test":
+            return True
+        if parsed.handler == "config_set":
+            try:
+                return bool(S.walk(self.schema(), parsed.args["path"]).node.get("secret"))
+            except (CliError, S.SchemaPathError):
+                return True
+        return False
 
     def execute(self, line: str) -> Result:
         parsed = parse(line, self.root, self, config_mode=self.mode == "configuration")

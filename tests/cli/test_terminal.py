@@ -221,6 +221,18 @@ def test_history_persists_across_runs(abngd: AbngdHandle, home: Path) -> None:
         second.expect("Kernel:")
     finally:
         second.close()
+    # secrets never reach the history file, which only its owner can read
+    keeper = Term(abngd.socket_path, home)
+    keeper.expect("abng>")
+    keeper.run("request radius test bob hunter2")
+    keeper.run("configure", prompt="abng#")
+    keeper.run('set radius coa_secret "s3cr3t-value"', prompt="abng#")
+    keeper.run("set system timezone UTC", prompt="abng#")
+    keeper.run("discard", prompt="abng#")
+    keeper.close()
+    text = (home / ".abng_history").read_text()
+    assert "hunter2" not in text and "s3cr3t-value" not in text and "set system timezone UTC" in text
+    assert (home / ".abng_history").stat().st_mode & 0o077 == 0
     custom = home / "custom_history"
     third = Term(abngd.socket_path, home, "--history-file", str(custom))
     third.expect("abng>")
