@@ -75,10 +75,12 @@ def bench_stack(
         {"username": "admin", "password_hash": pw_hash, "role": "admin"},
         {"username": "operator", "password_hash": pw_hash, "role": "operator"},
     ]
-    with tempfile.TemporaryDirectory(prefix="abng-api-bench-") as tmp:
-        with running_abngd(Path(tmp), config(users), sessions=sessions or []) as d:
-            with running_api(d, args=api_args, timeout=120) as api:
-                yield api
+    with (
+        tempfile.TemporaryDirectory(prefix="abng-api-bench-") as tmp,
+        running_abngd(Path(tmp), config(users), sessions=sessions or []) as d,
+        running_api(d, args=api_args, timeout=120) as api,
+    ):
+        yield api
 
 
 def token(api: ApiHandle) -> str:

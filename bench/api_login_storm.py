@@ -30,7 +30,15 @@ def storm_and_read(base: str, auth: dict[str, str], seconds: int) -> tuple[WrkRe
     with open("/tmp/abng-api-storm.lua", "w") as f:
         f.write(STORM_LUA)
     storm = subprocess.Popen(
-        ["wrk", "-t1", "-c16", f"-d{seconds + 4}s", "-s", "/tmp/abng-api-storm.lua", f"{base}/api/v1/auth/login"],
+        [
+            "wrk",
+            "-t1",
+            "-c16",
+            f"-d{seconds + 4}s",
+            "-s",
+            "/tmp/abng-api-storm.lua",
+            f"{base}/api/v1/auth/login",
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -45,7 +53,10 @@ def main() -> None:
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 10
     print("| phase | req/s | p50 ms | p99 ms | non-2xx | storm |")
     print("|---|---|---|---|---|---|")
-    for label, args in (("default limits", ()), ("no per-address limit", ("--login-ip-failures", "1000000000"))):
+    for label, args in (
+        ("default limits", ()),
+        ("no per-address limit", ("--login-ip-failures", "1000000000")),
+    ):
         with bench_stack(api_args=args) as api:
             auth = {"Authorization": f"Bearer {token(api)}"}
             url = f"{api.base}/api/v1/subscribers/summary"

@@ -57,6 +57,7 @@ def test_schemathesis(tmp_path: Path) -> None:
             *excluded,
         ]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+        (tmp_path / "schemathesis.out").write_text(out.stdout + out.stderr)
         assert out.returncode == 0, out.stdout[-8000:] + out.stderr[-2000:]
         with api.client() as c:  # and the API still serves
             assert c.get("/api/v1/health").status_code == 200

@@ -72,7 +72,7 @@ async def disconnect_by_interface(body: InterfaceRequest, request: Request) -> R
     request.state.audit = {"interface": body.interface}
     ctx = get_ctx(request)
     result = await ctx.abngd.call("request.subscriber.disconnect_interface", {"interface": body.interface})
-    ctx.abngd.sessions_changed()
+    ctx.abngd.invalidate()
     return ok(result)
 
 
@@ -98,7 +98,7 @@ async def disconnect(id: SessionId, request: Request) -> Response:
     request.state.audit = {"session_id": id}
     ctx = get_ctx(request)
     result = await ctx.abngd.call("request.subscriber.disconnect", {"session_id": id})
-    ctx.abngd.sessions_changed()
+    ctx.abngd.invalidate()
     return ok(result)
 
 
