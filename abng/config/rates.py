@@ -7,6 +7,7 @@ case-insensitive (``"100mbit"``, ``"2.5Gbit"``, ``"25Mbit"``).  Plain digit stri
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 
 _UNITS = {"": 1, "bit": 1, "kbit": 1_000, "mbit": 1_000_000, "gbit": 1_000_000_000}
 _RATE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(bit|kbit|mbit|gbit)?\s*$", re.IGNORECASE)
@@ -31,8 +32,8 @@ def parse_rate(value: int | str) -> int:
         if m is None:
             raise RateError(f"invalid rate {value!r}: use bps digits or <number>(kbit|mbit|gbit)")
         number, unit = m.group(1), (m.group(2) or "").lower()
-        scaled = float(number) * _UNITS[unit]
-        if scaled != int(scaled):
+        scaled = Decimal(number) * _UNITS[unit]  # exact: a float of 400 digits is inf
+        if scaled != scaled.to_integral_value():
             raise RateError(f"invalid rate {value!r}: not a whole number of bits per second")
         bps = int(scaled)
     else:
