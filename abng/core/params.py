@@ -6,6 +6,10 @@ from typing import Any
 
 from abng.core.errors import invalid_params
 
+#: Largest integer any param may hold (the JSON-safe range): ids, limits and offsets beyond it
+#: are -32602, not an overflow deep inside (``islice``, SQLite).
+INT_LIMIT = 2**53 - 1
+
 
 def opt_int(params: dict[str, Any], name: str, *, minimum: int | None = None) -> int | None:
     value = params.get(name)
@@ -15,6 +19,8 @@ def opt_int(params: dict[str, Any], name: str, *, minimum: int | None = None) ->
         raise invalid_params(f"'{name}' must be an integer", [{"path": name, "message": "not an integer"}])
     if minimum is not None and value < minimum:
         raise invalid_params(f"'{name}' must be >= {minimum}", [{"path": name, "message": "too small"}])
+    if abs(value) > INT_LIMIT:
+        raise invalid_params(f"'{name}' must be <= {INT_LIMIT}", [{"path": name, "message": "too large"}])
     return value
 
 

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import socket
 from collections.abc import Awaitable, Callable
@@ -255,7 +256,7 @@ class RpcServer:
         self.stats["requests"] += 1
         try:
             req = json.loads(line)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: absurd nesting
             self.stats["errors"] += 1
             return error_reply(None, RpcError(E.PARSE_ERROR))
         if not isinstance(req, dict):
@@ -265,6 +266,7 @@ class RpcServer:
         ident = req.get("id")
         notification = "id" not in req
         bad_id = isinstance(ident, bool) or not isinstance(ident, str | int | float | None)
+        bad_id = bad_id or (isinstance(ident, float) and not math.isfinite(ident))  # no "Infinity" back
         if req.get("jsonrpc") != "2.0" or not isinstance(req.get("method"), str) or bad_id:
             self.stats["errors"] += 1
             return error_reply(ident if isinstance(ident, str | int) else None, RpcError(E.INVALID_REQUEST))
