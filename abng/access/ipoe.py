@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Client = tuple[str, str]  # (access interface, mac)
+MAX_PENDING_RESULTS = 65536
 
 
 def tags_to_json(tags: tuple[VlanTag, ...]) -> list[list[int]]:
@@ -151,6 +152,8 @@ class IpoeService:
         pool = res.pool if res.pool in self.server.pools else None
         if res.accepted:
             self._auth[(ev.access_interface, ev.mac)] = res
+            while len(self._auth) > MAX_PENDING_RESULTS:  # OFFERs never REQUESTed: oldest go
+                del self._auth[next(iter(self._auth))]
         self.server.authorized(ev.key, res.accepted, self.trunk.clock(), ip=res.framed_ip, pool=pool)
         self.flush()
 

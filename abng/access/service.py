@@ -20,6 +20,7 @@ is logged and the open is retried every ``RETRY`` seconds.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import ipaddress
 import logging
 import time
@@ -90,6 +91,8 @@ class TrunkService:
         self.datapath = Datapath(b"\x00" * 6, self.gateways)
         self.up = asyncio.Event()
         self.error: str | None = None
+        #: netlink calls for the TUN device, one at a time (one pyroute2 socket, never on the loop)
+        self._netlink = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="abng-tun")
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -109,7 +112,7 @@ class TrunkService:
         try:
             io.open()
             tun.open()
-            await asyncio.to_thread(self._kernel_setup, tun)
+            await asyncio.get_running_loop().run_in_executor(self._netlink, self._kernel_setup, tun)
         except OSError as exc:
             io.close()
             tun.close()
@@ -140,6 +143,7 @@ class TrunkService:
             self.io.close()
         if self.tun is not None:
             self.tun.close()
+        self._netlink.shutdown(wait=False)
 
     # ---- frames -------------------------------------------------------------------------------
     def send(self, frame: bytes) -> None:
@@ -197,11 +201,11 @@ class TrunkService:
     # ---- routes and counters ------------------------------------------------------------------
     async def add_route(self, ip: str, mtu: int | None = None) -> None:
         if self.tun is not None:
-            await asyncio.to_thread(self.tun.add_host_route, ip, mtu)
+            await asyncio.get_running_loop().run_in_executor(self._netlink, self.tun.add_host_route, ip, mtu)
 
     async def del_route(self, ip: str) -> None:
         if self.tun is not None:
-            await asyncio.to_thread(self.tun.del_host_route, ip)
+            await asyncio.get_running_loop().run_in_executor(self._netlink, self.tun.del_host_route, ip)
 
     def take_counters(self, session: Session) -> None:
         """Copy the data path's counters of ``session`` into it (before removal, Interim, Stop)."""

@@ -88,7 +88,7 @@ class PppoeClient:
         self._thread.start()
         return self
 
-    def wait_up(self, timeout: float = 10.0) -> ClientUp:
+    def wait_up(self, timeout: float = 20.0) -> ClientUp:
         deadline = time.monotonic() + timeout
         while self.up is None:
             if self.failed or self.down_reason or time.monotonic() > deadline:

@@ -89,7 +89,7 @@ def test_udhcpc_obtain_renew_ping_release(topo: Topo, tmp_path: Path) -> None:
         assert "router=100.64.1.1" in bound and "subnet=255.255.255.255" in bound
         ip = bound.split("ip=")[1].split()[0]
         assert ip.startswith("100.64.1.")
-        subs = topo.wait(lambda: topo.subscribers(type="dhcp"), 10, "dhcp session")
+        subs = topo.wait(lambda: topo.subscribers(type="dhcp"), 20, "dhcp session")
         s = next(x for x in subs if x["mac_address"] == mac)
         assert s["ip_address"] == ip and s["username"] == mac and s["state"] == "active"
         assert s["interface"] == topo.trunk
@@ -99,7 +99,7 @@ def test_udhcpc_obtain_renew_ping_release(topo: Topo, tmp_path: Path) -> None:
         assert "DUP" not in res.stdout
         # renew (SIGUSR1): unicast REQUEST to the server, same address, same session
         os.kill(proc.pid, signal.SIGUSR1)
-        topo.wait(lambda: any(x.startswith("renew") for x in lines(log)), 10, "udhcpc renew")
+        topo.wait(lambda: any(x.startswith("renew") for x in lines(log)), 20, "udhcpc renew")
         renew = next(x for x in lines(log) if x.startswith("renew"))
         assert f"ip={ip}" in renew
         again = [x for x in topo.subscribers(type="dhcp") if x["mac_address"] == mac]
@@ -157,9 +157,9 @@ def test_admin_disconnect_and_restart(topo: Topo, tmp_path: Path) -> None:
         cfg = topo.config()
         topo.stop_abngd()
         topo.start_abngd(cfg)
-        after = topo.wait(lambda: topo.subscribers(type="dhcp"), 10, "restored session")
+        after = topo.wait(lambda: topo.subscribers(type="dhcp"), 20, "restored session")
         assert [x["id"] for x in after] == [sid]
-        topo.wait(lambda: topo.ping(topo.cli, UPSTREAM_HOST, 1).returncode == 0, 10, "ping after restart")
+        topo.wait(lambda: topo.ping(topo.cli, UPSTREAM_HOST, 1).returncode == 0, 20, "ping after restart")
         # admin disconnect: the session ends with admin_reset and traffic stops
         topo.call("request.subscriber.disconnect", {"session_id": sid})
         assert not topo.subscribers(type="dhcp") or topo.subscribers(type="dhcp")[0]["id"] != sid

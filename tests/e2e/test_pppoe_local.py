@@ -44,12 +44,12 @@ def test_pap_session_ping_and_client_padt(topo: Topo) -> None:
     with PppoeClient(topo.cli, topo.cli_if, "alice", "secret1", auth=("pap",)).start() as c:
         up = c.wait_up()
         assert up.ip.startswith("100.64.0.") and up.gateway == "100.64.0.1"
-        s = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 10, "active pppoe")[0]
+        s = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 20, "active pppoe")[0]
         assert s["username"] == "alice" and s["ip_address"] == up.ip
         assert s["ppp_interface"] == f"ppp{c.session_id}" and s["interface"] == topo.trunk
         assert c.ping(UPSTREAM_HOST)
         c.padt()
-        topo.wait(lambda: ended(topo, s["id"]), 10, "session end after PADT")
+        topo.wait(lambda: ended(topo, s["id"]), 20, "session end after PADT")
     h = ended(topo, s["id"])
     assert h is not None and h["reason"] == "user_request"
     assert h["bytes_in"] > 0 and h["bytes_out"] > 0
@@ -58,17 +58,17 @@ def test_pap_session_ping_and_client_padt(topo: Topo) -> None:
 def test_chap_session_admin_disconnect_sends_padt(topo: Topo) -> None:
     with PppoeClient(topo.cli, topo.cli_if, "bob", "secret2", auth=("chap",)).start() as c:
         c.wait_up()
-        s = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["username"] == "bob"], 10, "bob")[0]
+        s = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["username"] == "bob"], 20, "bob")[0]
         assert s["speed_down"] in ("50mbit", "50Mbit", "50 Mbit") or "50" in str(s["speed_down"])
         topo.call("request.subscriber.disconnect", {"session_id": s["id"]})
-        c.wait(lambda: c.terminated, 5, "PADT from the BNG")
+        c.wait(lambda: c.terminated, 10, "PADT from the BNG")
     h = ended(topo, s["id"])
     assert h is not None and h["reason"] == "admin_reset"
 
 
 def test_wrong_password_gets_no_session(topo: Topo) -> None:
     with PppoeClient(topo.cli, topo.cli_if, "alice", "wrong", auth=("pap",)).start() as c:
-        c.wait(lambda: c.down_reason is not None or c.terminated, 10, "auth failure")
+        c.wait(lambda: c.down_reason is not None or c.terminated, 20, "auth failure")
         assert c.up is None
     assert not [x for x in pppoe_subs(topo) if x["state"] == "active"]
 
@@ -76,10 +76,10 @@ def test_wrong_password_gets_no_session(topo: Topo) -> None:
 def test_keepalive_failure_is_lost_carrier(topo: Topo) -> None:
     with PppoeClient(topo.cli, topo.cli_if, "alice", "secret1").start() as c:
         c.wait_up()
-        sid = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 10, "active")[0][
+        sid = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 20, "active")[0][
             "id"
         ]
-        c.wait(lambda: c.echo_replies_sent >= 1, 5, "echo answered")
+        c.wait(lambda: c.echo_replies_sent >= 1, 10, "echo answered")
         c.answer_echo = False
         topo.wait(lambda: ended(topo, sid), 15, "lost carrier")
     h = ended(topo, sid)
@@ -91,14 +91,14 @@ def test_restart_keeps_session(topo: Topo, tmp_path: Path) -> None:
         topo.cli, topo.cli_if, "alice", "secret1", echo_interval=1.0, echo_failure=30
     ).start() as c:
         c.wait_up()
-        before = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 10, "active")[0]
-        c.wait(lambda: c.echo_replies_received >= 1, 5, "server answers our echo")
+        before = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 20, "active")[0]
+        c.wait(lambda: c.echo_replies_received >= 1, 10, "server answers our echo")
         topo.stop_abngd()
         topo.start_abngd(topo.config())
-        after = topo.wait(lambda: pppoe_subs(topo), 10, "restored")[0]
+        after = topo.wait(lambda: pppoe_subs(topo), 20, "restored")[0]
         assert after["id"] == before["id"] and after["ppp_interface"] == before["ppp_interface"]
         seen = c.echo_replies_received
-        c.wait(lambda: c.echo_replies_received >= seen + 2, 10, "echo answered after restart")
+        c.wait(lambda: c.echo_replies_received >= seen + 2, 20, "echo answered after restart")
         assert c.down_reason is None and not c.terminated
         assert c.ping(UPSTREAM_HOST)
         # a client that vanished: after the next restart nobody answers echo -> lost_carrier
@@ -114,7 +114,7 @@ def test_commit_ac_name_keeps_sessions(topo: Topo) -> None:
         topo.cli, topo.cli_if, "alice", "secret1", echo_interval=1.0, echo_failure=30
     ).start() as c:
         c.wait_up()
-        sid = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 10, "active")[0][
+        sid = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 20, "active")[0][
             "id"
         ]
         topo.call("config.set", {"path": "pppoe ac_name", "value": "renamed-ac"})
@@ -123,7 +123,7 @@ def test_commit_ac_name_keeps_sessions(topo: Topo) -> None:
         out = ns_run(topo.cli, "timeout", "10", "pppoe-discovery", "-I", topo.cli_if, check=False).stdout
         assert "renamed-ac" in out
         seen = c.echo_replies_received
-        c.wait(lambda: c.echo_replies_received >= seen + 2, 10, "session still answered")
+        c.wait(lambda: c.echo_replies_received >= seen + 2, 20, "session still answered")
         assert [x["id"] for x in pppoe_subs(topo)] == [sid] and c.down_reason is None
         assert c.ping(UPSTREAM_HOST)
         c.padt()

@@ -90,13 +90,13 @@ def test_dhcp_mac_auth_option82_and_accounting(env: tuple[Topo, FreeRadius], tmp
     with NsProcess(topo.cli, argv, log_dir=tmp_path) as proc:
         topo.wait(lambda: any(x.startswith("bound") for x in lines(log)), 20, "bound via RADIUS")
         assert "ip=100.64.1.77" in next(x for x in lines(log) if x.startswith("bound"))
-        s = topo.wait(lambda: topo.subscribers(type="dhcp"), 10, "session")[0]
+        s = topo.wait(lambda: topo.subscribers(type="dhcp"), 20, "session")[0]
         acct = s["acct_session_id"]
         # Option 82 Circuit-ID = access interface, sent as NAS-Port-Id and ADSL-Agent-Circuit-Id
         out = srv.log_file.read_text(errors="replace")
         assert f'NAS-Port-Id = "{topo.trunk}"' in out
         assert "ADSL-Agent-Circuit-Id" in out
-        start = topo.wait(lambda: records(srv, "Start", acct), 10, "Accounting Start")[0]
+        start = topo.wait(lambda: records(srv, "Start", acct), 20, "Accounting Start")[0]
         assert start["NAS-Port-Id"] == topo.trunk and start["Framed-IP-Address"] == "100.64.1.77"
         assert topo.ping(topo.cli, UPSTREAM_HOST).returncode == 0
         interim = topo.wait(
@@ -108,7 +108,7 @@ def test_dhcp_mac_auth_option82_and_accounting(env: tuple[Topo, FreeRadius], tmp
         )[0]
         assert int(interim["Acct-Output-Octets"]) > 0
         os.kill(proc.pid, signal.SIGUSR2)  # release
-        stop = topo.wait(lambda: records(srv, "Stop", acct), 10, "Accounting Stop")
+        stop = topo.wait(lambda: records(srv, "Stop", acct), 20, "Accounting Stop")
     assert len(stop) == 1
     assert stop[0]["Acct-Terminate-Cause"] == "User-Request"
     assert int(stop[0]["Acct-Input-Octets"]) >= int(interim["Acct-Input-Octets"])
@@ -125,9 +125,9 @@ def test_pppoe_pap_and_chap_through_radius(env: tuple[Topo, FreeRadius]) -> None
         assert s["speed_down"].lower().startswith("30")
         assert a.ping(UPSTREAM_HOST)
         acct = s["acct_session_id"]
-        topo.wait(lambda: records(srv, "Start", acct), 10, "Start")
+        topo.wait(lambda: records(srv, "Start", acct), 20, "Start")
         a.padt()
-        stop = topo.wait(lambda: records(srv, "Stop", acct), 10, "Stop")[0]
+        stop = topo.wait(lambda: records(srv, "Stop", acct), 20, "Stop")[0]
         assert stop["Acct-Terminate-Cause"] == "User-Request" and int(stop["Acct-Input-Octets"]) > 0
         assert stop["Framed-Protocol"] == "PPP"
     with PppoeClient(topo.cli, topo.cli_if, "carol", "secret3", auth=("chap",)).start() as c:
@@ -145,10 +145,10 @@ def test_stop_spooled_while_radius_down(env: tuple[Topo, FreeRadius], tmp_path: 
         s = topo.wait(
             lambda: [x for x in topo.subscribers(type="pppoe") if x["username"] == "carol"], 10, "carol"
         )[0]
-        topo.wait(lambda: records(srv, "Start", s["acct_session_id"]), 10, "Start")
+        topo.wait(lambda: records(srv, "Start", s["acct_session_id"]), 20, "Start")
         srv.stop()  # both servers down now
         topo.call("request.subscriber.disconnect", {"session_id": s["id"]})
-        c.wait(lambda: c.terminated, 5, "PADT")
+        c.wait(lambda: c.terminated, 10, "PADT")
     time.sleep(3)  # the Stop has timed out on both servers: it stays in the spool
     with radius_in(
         topo.bng, tmp_path, topo.extra["users"], "fr2", auth_port=srv.auth_port, acct_port=srv.acct_port

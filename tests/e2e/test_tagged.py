@@ -183,7 +183,7 @@ def test_pppoe_over_qinq_and_dot1q(topo: Topo) -> None:
             assert s["interface"] == name
             assert c.ping(UPSTREAM_HOST)
             c.padt()
-            topo.wait(lambda: not topo.subscribers(type="pppoe"), 10, "PADT ends it")
+            topo.wait(lambda: not topo.subscribers(type="pppoe"), 20, "PADT ends it")
 
 
 def test_disconnect_interface_ends_only_that_interface(topo: Topo) -> None:
