@@ -203,6 +203,8 @@ class PolicyWorker:
             old = self.qos.spec(want.key)
             s = want.shape
             same = old is not None and s is not None and (old.overhead, old.mpu) == (s.overhead, s.mpu)
+            if same and old is not None and s is not None and (old.rate_down, old.rate_up) == (s.down, s.up):
+                continue  # already so in the kernel
             (inplace if same else other).append((n, want))
         changes = [(want.key, want.shape.down, want.shape.up) for _, want in inplace if want.shape]
         for (n, _), r in zip(inplace, self.qos.change_many(changes) if changes else [], strict=True):

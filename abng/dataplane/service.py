@@ -53,6 +53,9 @@ WATCH_INTERVAL = 1.0
 #: intents per worker call: big enough to amortise netlink round trips, small enough that the
 #: loop completes one batch's sessions (events, store) while the worker runs the next
 MAX_BATCH = 500
+#: how long a first intent waits for others before the batch goes to the worker (seconds): each
+#: worker call is a thread hand-off that costs the loop more than the netlink work of one intent
+COALESCE = 0.002
 
 
 class PolicyError(RuntimeError):
@@ -115,6 +118,8 @@ class PolicyService:
     async def _drain(self) -> None:
         while True:
             await self._wake.wait()
+            if len(self._queue) < MAX_BATCH and COALESCE > 0:
+                await asyncio.sleep(COALESCE)  # let a burst gather: fewer thread hand-offs
             self._wake.clear()
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             if self._queue:
