@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from tests.api.stack import ApiHandle
 
 
@@ -123,4 +125,36 @@ def test_fuzzed_requests_never_500(stack: ApiHandle, admin_token: str) -> None:
             method = "PUT" if path.endswith("/rate") else "POST"
             r = c.request(method, path, content=body, headers={"content-type": "application/json"})
             assert r.status_code < 500, (path, body, r.text)
+    _ok(stack)
+
+
+def test_tls_only_and_at_least_1_2(stack: ApiHandle) -> None:
+    import socket
+    import ssl
+    import warnings
+
+    import httpx
+
+    warnings.simplefilter("ignore", DeprecationWarning)  # we mean to offer only TLS 1.0/1.1
+    old = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    old.check_hostname, old.verify_mode = False, ssl.CERT_NONE
+    old.minimum_version = ssl.TLSVersion.MINIMUM_SUPPORTED
+    old.maximum_version = ssl.TLSVersion.TLSv1_1
+    old.set_ciphers("ALL:@SECLEVEL=0")
+    with socket.create_connection(("127.0.0.1", stack.port), timeout=5) as raw:
+        try:
+            with old.wrap_socket(raw) as tls:
+                version = tls.version()
+        except (ssl.SSLError, ConnectionResetError):
+            version = None
+    assert version is None  # TLS 1.0/1.1 refused
+    with pytest.raises(httpx.HTTPError):  # no plain HTTP on the port
+        httpx.get(f"http://127.0.0.1:{stack.port}/api/v1/health", timeout=5)
+    modern = ssl.create_default_context()
+    modern.check_hostname, modern.verify_mode = False, ssl.CERT_NONE
+    with (
+        socket.create_connection(("127.0.0.1", stack.port), timeout=5) as raw,
+        modern.wrap_socket(raw) as tls,
+    ):
+        assert tls.version() in ("TLSv1.2", "TLSv1.3")
     _ok(stack)
