@@ -76,3 +76,29 @@ def _mask(value: Any) -> Any:
     if value is None or value == "":
         return value
     return SECRET_MASK
+
+
+def redact_pair(old: Any, new: Any) -> tuple[Any, Any]:
+    """Both configurations redacted for a diff (``config.compare``): a secret that differs
+    between them reads ``"******** (changed)"`` on the new side, so the change shows without
+    the value."""
+    red_old, red_new = redact(old), redact(new)
+    raw_old, raw_new = dict(_leaves(old)), dict(_leaves(new))
+    for path, value in _leaves(red_new):
+        if value == SECRET_MASK and raw_old.get(path) != raw_new.get(path):
+            _put(red_new, path, f"{SECRET_MASK} (changed)")
+    return red_old, red_new
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    if isinstance(value, dict):
+        return [leaf for k, v in value.items() for leaf in _leaves(v, (*path, k))]
+    if isinstance(value, list):
+        return [leaf for i, v in enumerate(value) for leaf in _leaves(v, (*path, i))]
+    return [(path, value)]
+
+
+def _put(tree: Any, path: tuple[Any, ...], value: Any) -> None:
+    for key in path[:-1]:
+        tree = tree[key]
+    tree[path[-1]] = value

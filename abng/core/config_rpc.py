@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from abng.core import errors as E
 from abng.core import params as P
+from abng.core.audit import redact_params
 from abng.core.errors import RpcError
 from abng.core.rpc import Connection
 
@@ -60,8 +61,9 @@ def install(d: Daemon) -> None:
         for name in METHODS:
             d.rpc.register_unavailable(name, "config", "the configuration store is not available")
         return
+    from abng.config.edit import unified_diff
     from abng.config.introspect import schema_tree
-    from abng.config.redact import redact
+    from abng.config.redact import redact, redact_pair
     from abng.config.store import ConfigError
 
     reg = d.rpc.register
@@ -84,15 +86,21 @@ def install(d: Daemon) -> None:
         if "value" not in params:
             raise E.invalid_params("'value' is required")
         await locked(store.set, path, params["value"])
-        return {"path": path, "value": params["value"]}
+        return {"path": path, "value": redact_params("config.set", params)["value"]}  # D20
 
     async def config_delete(params: dict[str, Any], conn: Connection) -> Any:
         path = _path(params)
         await locked(store.delete, path)
         return {"path": path}
 
+    def compare_redacted() -> str:  # the store's own diff would show secrets (D20)
+        running, candidate = store.running_dict(), store.candidate_dict()
+        if running == candidate:
+            return ""
+        return unified_diff(*redact_pair(running, candidate), "running", "candidate")
+
     async def config_compare(params: dict[str, Any], conn: Connection) -> Any:
-        diff = await locked(store.compare)
+        diff = await locked(compare_redacted)
         return {"changed": bool(diff), "diff": diff}
 
     async def config_commit(params: dict[str, Any], conn: Connection) -> Any:
