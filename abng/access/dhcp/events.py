@@ -144,9 +144,10 @@ class Transmit:
     src_ip: int
     payload: bytes  # the DHCP message (UDP payload)
     message_type: MessageType
+    dst_port: int = DHCP_CLIENT_PORT  # DHCP_SERVER_PORT for a reply to a relay agent (giaddr)
 
     def ip_packet(self) -> bytes:
-        return build_ipv4_udp(self.src_ip, self.dst_ip, DHCP_SERVER_PORT, DHCP_CLIENT_PORT, self.payload)
+        return build_ipv4_udp(self.src_ip, self.dst_ip, DHCP_SERVER_PORT, self.dst_port, self.payload)
 
     def frame(self) -> bytes:
         """The complete Ethernet frame, tags included: what the packet I/O writes on the trunk."""

@@ -6,9 +6,9 @@ import functools
 import ipaddress
 from dataclasses import dataclass
 
-from abng.access.dhcp.codec import BOOTREPLY, DhcpMessage, build_message
+from abng.access.dhcp.codec import BOOTREPLY, FLAG_BROADCAST, DhcpMessage, build_message
 from abng.access.dhcp.config import DhcpServerConfig
-from abng.access.dhcp.events import Transmit
+from abng.access.dhcp.events import DHCP_CLIENT_PORT, DHCP_SERVER_PORT, Transmit
 from abng.access.dhcp.options import (
     MessageType,
     Opt,
@@ -81,25 +81,32 @@ def make_reply(
     if config.echo_option82 and ctx.raw_relay_agent is not None:
         opts.append((Opt.RELAY_AGENT, ctx.raw_relay_agent))  # last, as the relay agent appended it
     ciaddr = request.ciaddr if mtype is MessageType.ACK else 0
+    flags = request.flags
+    if request.giaddr and mtype is MessageType.NAK:
+        flags |= FLAG_BROADCAST  # RFC 2131 §4.3.2: so that the relay agent broadcasts it
     payload = build_message(
         op=BOOTREPLY,
         xid=request.xid,
         chaddr=request.chaddr,
         htype=request.htype,
-        flags=request.flags,
+        flags=flags,
         ciaddr=ciaddr,
         yiaddr=yiaddr,
         giaddr=request.giaddr,
         options=opts,
     )
-    dst_mac, dst_ip = address_reply(request, mtype, yiaddr)
+    if request.giaddr:  # RFC 2131 §4.1: relayed -> the relay agent's server port, at its MAC
+        dst_mac, dst_ip, dst_port = ctx.src_mac, request.giaddr, DHCP_SERVER_PORT
+    else:
+        (dst_mac, dst_ip), dst_port = address_reply(request, mtype, yiaddr), DHCP_CLIENT_PORT
     return Transmit(
-        ctx.access_interface, ctx.tags, dst_mac, config.server_mac, dst_ip, config.identifier, payload, mtype
-    )
+        ctx.access_interface, ctx.tags, dst_mac, config.server_mac, dst_ip, config.identifier, payload, mtype,
+        dst_port,
+    )  # fmt: skip
 
 
 def address_reply(request: DhcpMessage, mtype: MessageType, yiaddr: int) -> tuple[bytes, int]:
-    """RFC 2131 §4.1 with giaddr = 0 (we are the first hop):
+    """RFC 2131 §4.1 with giaddr = 0 (we are the first hop; relayed replies: ``make_reply``):
     NAK -> broadcast; ciaddr set -> unicast to ciaddr; broadcast bit -> broadcast;
     otherwise unicast to yiaddr at chaddr (a raw frame needs no ARP entry)."""
     if mtype is MessageType.NAK:
