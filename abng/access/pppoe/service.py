@@ -263,7 +263,7 @@ class PppoeService:
         ip = self._address(sub, res) if res.accepted else None
         ok = ip is not None
         if ok:
-            sub.auth, sub.username = res, e.username
+            sub.auth, sub.username, sub.ip = res, e.username, ip  # ip set now: released by _forget
             self.mgr.update(sub.core_id, username=e.username)
         message = "welcome" if ok else (res.reply_message or "authentication failed")
         now = self.trunk.clock()
