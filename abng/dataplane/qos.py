@@ -20,7 +20,7 @@ import hashlib
 import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from abng.config.rates import parse_rate
 
@@ -96,6 +96,18 @@ class QosBackend(Protocol):
     def release_device(self, name: str) -> int: ...
     def teardown(self) -> None: ...
     def close(self) -> None: ...
+
+
+def link_name(ipr: Any, ifindex: int) -> str | None:
+    """The name of device ``ifindex`` through a pyroute2 ``IPRoute`` (None if there is none):
+    the ``ifname`` of both backends."""
+    from pyroute2.netlink.exceptions import NetlinkError
+
+    try:
+        links = ipr.get_links(ifindex) if ifindex > 0 else []
+    except NetlinkError:
+        return None
+    return str(links[0].get_attr("IFLA_IFNAME")) if links else None
 
 
 def ifb_name(iface: str) -> str:

@@ -24,7 +24,7 @@ from typing import Any
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from abng.dataplane.qos import Direction, InstalledShape, QosResult, ShapeSpec, ifb_name
+from abng.dataplane.qos import Direction, InstalledShape, QosResult, ShapeSpec, ifb_name, link_name
 
 INGRESS = 0xFFFF0000
 ETH_P_ALL = 0x0003
@@ -129,11 +129,7 @@ class CakeBackend:
 
     def ifname(self, ifindex: int) -> str | None:
         """The name of device ``ifindex`` (``apply_subscriber`` accepts either)."""
-        try:
-            links = self._ipr.get_links(ifindex) if ifindex > 0 else []
-        except NetlinkError:
-            return None
-        return str(links[0].get_attr("IFLA_IFNAME")) if links else None
+        return link_name(self._ipr, ifindex)
 
     def spec(self, key: int | str) -> ShapeSpec | None:
         return self._specs.get(key)

@@ -31,7 +31,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from abng.dataplane import qos_wire as w
-from abng.dataplane.qos import Direction, InstalledShape, QosResult, ShapeSpec, ifb_name
+from abng.dataplane.qos import Direction, InstalledShape, QosResult, ShapeSpec, ifb_name, link_name
 
 SHARDS = 256
 
@@ -227,11 +227,7 @@ class HtbBackend:
     # -- intents ---------------------------------------------------------------------------
     def ifname(self, ifindex: int) -> str | None:
         """The name of device ``ifindex`` (``apply_subscriber`` accepts either)."""
-        try:
-            links = self._ipr.get_links(ifindex) if ifindex > 0 else []
-        except NetlinkError:
-            return None
-        return str(links[0].get_attr("IFLA_IFNAME")) if links else None
+        return link_name(self._ipr, ifindex)
 
     def spec(self, key: int | str) -> ShapeSpec | None:
         slot = self._slots.get(key)
