@@ -158,3 +158,43 @@ def test_tls_only_and_at_least_1_2(stack: ApiHandle) -> None:
     ):
         assert tls.version() in ("TLSv1.2", "TLSv1.3")
     _ok(stack)
+
+
+def test_mutating_calls_are_audited_with_request_id(stack: ApiHandle, admin_token: str) -> None:
+    import json
+    import time
+
+    with stack.client(admin_token) as c:
+        r = c.post(
+            "/api/v1/system/config/set",
+            json={"path": "radius servers", "value": [{"host": "127.0.0.1", "secret": "topsecret-radius"}]},
+            headers={"X-Request-ID": "audit-test-1"},
+        )
+        assert r.headers["x-request-id"] == "audit-test-1"
+        c.post("/api/v1/system/config/discard")
+        rid = c.get("/api/v1/health").headers["x-request-id"]
+        assert len(rid) == 32
+    with stack.client() as c:
+        c.post("/api/v1/system/config/discard")  # refused (401): audited too
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        entries = [json.loads(x) for x in stack.audit_path.read_text().splitlines()]
+        mine = [e for e in entries if e.get("request_id") == "audit-test-1"]
+        refused = [
+            e for e in entries if e.get("status") == 401 and e.get("path") == "/api/v1/system/config/discard"
+        ]
+        if mine and refused:
+            break
+        time.sleep(0.05)
+    assert len(mine) == 1
+    entry = mine[0]
+    assert (entry["event"], entry["user"], entry["role"], entry["client"]) == (
+        "call",
+        "admin",
+        "admin",
+        "127.0.0.1",
+    )
+    assert entry["route"] == "/api/v1/system/config/set" and entry["params"]["path"] == "radius servers"
+    assert entry["params"]["value"][0]["secret"] == "********"
+    assert "topsecret-radius" not in stack.audit_path.read_text()
+    assert refused and refused[0].get("user") is None
