@@ -77,8 +77,12 @@ async def run_lab(lab: Lab, foreground: bool) -> int:
     control = ControlServer(lab, lab.dir / "lab.sock")
     try:
         found = await asyncio.to_thread(lab.recover)
-        if found:
-            print(f"abng-lab: removed leftovers of a previous lab: {', '.join(found)}", flush=True)
+    except LabRunning as exc:  # leave the running lab alone
+        print(f"abng-lab: {exc}", file=sys.stderr, flush=True)
+        return 1
+    if found:
+        print(f"abng-lab: removed leftovers of a previous lab: {', '.join(found)}", flush=True)
+    try:
         await asyncio.to_thread(lab.start_services)
         engine = lab.open_engine()
         engine.start()
@@ -104,7 +108,7 @@ async def run_lab(lab: Lab, foreground: bool) -> int:
         if foreground:
             print("\nabng-lab: tearing down...", flush=True)
         return 0
-    except (LabRunning, RuntimeError, TimeoutError, OSError, ValueError) as exc:
+    except (RuntimeError, TimeoutError, OSError, ValueError) as exc:
         print(f"abng-lab: {exc}", file=sys.stderr, flush=True)
         return 1
     finally:
@@ -117,6 +121,12 @@ def cmd_up(args: argparse.Namespace, argv: list[str]) -> int:
         print("abng-lab: run as root (network namespaces)", file=sys.stderr)
         return 1
     lab = Lab(options(args))
+    running = Procs(lab.dir).pid("lab")
+    if running is not None and pid_alive(running) and "abng" in cmdline(running):
+        print(
+            f"abng-lab: a lab is already running (pid {running}): run `abng-lab down` first", file=sys.stderr
+        )
+        return 1
     if not args.detach:
         return asyncio.run(run_lab(lab, foreground=sys.stdout.isatty()))
     lab.dir.mkdir(parents=True, exist_ok=True)

@@ -172,6 +172,9 @@ def test_lab_up_api_cli_flap_webhooks_and_clean_teardown(lab: Lab) -> None:
     assert "abng lab is up" in up.stdout and f"{url}/api/v1" in up.stdout
     assert '"password":"changeme"' in up.stdout and f"--socket {lab.socket}" in up.stdout
     assert "sessions up 8/8" in lab.cli("status").stdout
+    again = lab.cli("up", "--detach", "--no-api")
+    assert again.returncode == 1 and "already running" in again.stderr + again.stdout
+    assert "sessions up 8/8" in lab.cli("status").stdout  # the running lab was left alone
 
     with httpx.Client(base_url=url, verify=False, timeout=30) as api:
         login = api.post("/api/v1/auth/login", json={"username": "admin", "password": "changeme"})
