@@ -48,10 +48,13 @@ def _section(tree: dict[str, Any], section: str | None) -> Any:
         return tree
     node: Any = tree
     for token in section.replace(".", " ").split():
-        if not isinstance(node, dict) or token not in node:
+        if isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]  # list elements by index, as config.set addresses them
+        elif isinstance(node, dict) and token in node:
+            node = node[token]
+        else:
             raise RpcError(E.NOT_FOUND, f"configuration section '{section}' not found",
                            {"what": "section", "id": section})  # fmt: skip
-        node = node[token]
     return node
 
 

@@ -88,7 +88,7 @@ def install(d: Daemon) -> None:
     async def subscribers_history(params: dict[str, Any], conn: Connection) -> Any:
         limit = P.opt_int(params, "limit", minimum=0)
         hist = list(mgr.history)
-        hist = hist[-limit:] if limit else hist
+        hist = hist[len(hist) - limit :] if limit is not None else hist  # limit 0: none, as in lists
         return [{**s.to_rpc(), "reason": str(s.reason), "ended_at": s.ended_at} for s in reversed(hist)]
 
     async def disconnect(params: dict[str, Any], conn: Connection) -> Any:

@@ -62,3 +62,20 @@ def test_wrong_params_are_never_internal_errors(tmp_path: Path) -> None:
         assert reply["error"]["code"] == -32600 and reply["id"] is None
         assert d.call("system.health")["status"] == "ok"
         assert "crashed" not in d.log()
+
+
+def test_history_limit_zero_and_section_by_index(tmp_path: Path) -> None:
+    with running_abngd(tmp_path, sessions=[sample_session(1), sample_session(2)]) as d, d.client() as c:
+        c.call("request.subscriber.disconnect", {"session_id": 1})
+        c.call("request.subscriber.disconnect", {"session_id": 2})
+        assert c.call("subscribers.history", {"limit": 0}) == []  # was the whole history
+        assert [h["id"] for h in c.call("subscribers.history", {"limit": 1})] == [2]
+        assert [h["id"] for h in c.call("subscribers.history")] == [2, 1]
+        c.call(
+            "config.set", {"path": "radius servers", "value": [{"host": "192.0.2.7", "secret": "x-secret"}]}
+        )
+        server = c.call("config.show", {"source": "candidate", "section": "radius servers 0"})
+        assert server == {"host": "192.0.2.7", "secret": "********"}
+        assert (
+            c.call("config.show", {"source": "candidate", "section": "radius.servers.0.secret"}) == "********"
+        )
