@@ -45,7 +45,7 @@ def test_schemathesis(tmp_path: Path) -> None:
             "--tls-verify",
             "false",
             "--max-time",
-            "30",
+            "20",
             "--seed",
             "7",
             "--workers",
