@@ -64,7 +64,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Topo, FreeRa
                         "secret": srv.secret,
                     },
                 ],
-                "timeout": 1,
+                "timeout": 2,
                 "retries": 0,
                 "nas_identifier": "bng-e2e",
             }
@@ -136,6 +136,15 @@ def test_pppoe_pap_and_chap_through_radius(env: tuple[Topo, FreeRadius]) -> None
     with PppoeClient(topo.cli, topo.cli_if, "carol", "nope", auth=("chap",)).start() as bad:
         bad.wait(lambda: bad.down_reason is not None or bad.terminated, 15, "CHAP failure")
         assert bad.up is None
+
+
+def test_request_radius_test_rpc(env: tuple[Topo, FreeRadius]) -> None:
+    topo, _ = env
+    ok = topo.call("request.radius.test", {"username": "alice", "password": "secret1"})
+    assert ok["result"] == "accept"
+    assert ok["attributes"]["Framed-IP-Address"] == ["100.64.0.50"]
+    bad = topo.call("request.radius.test", {"username": "alice", "password": "wrong"})
+    assert bad["result"] == "reject"
 
 
 def test_stop_spooled_while_radius_down(env: tuple[Topo, FreeRadius], tmp_path: Path) -> None:
