@@ -58,7 +58,11 @@ def test_pap_session_ping_and_client_padt(topo: Topo) -> None:
 def test_chap_session_admin_disconnect_sends_padt(topo: Topo) -> None:
     with PppoeClient(topo.cli, topo.cli_if, "bob", "secret2", auth=("chap",)).start() as c:
         c.wait_up()
-        s = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["username"] == "bob"], 20, "bob")[0]
+        s = topo.wait(
+            lambda: [x for x in pppoe_subs(topo) if x["username"] == "bob" and x["state"] == "active"],
+            20,
+            "bob",
+        )[0]
         assert s["speed_down"] in ("50mbit", "50Mbit", "50 Mbit") or "50" in str(s["speed_down"])
         topo.call("request.subscriber.disconnect", {"session_id": s["id"]})
         c.wait(lambda: c.terminated, 10, "PADT from the BNG")

@@ -120,7 +120,13 @@ def test_pppoe_pap_and_chap_through_radius(env: tuple[Topo, FreeRadius]) -> None
         up = a.wait_up(15)
         assert up.ip == "100.64.0.50"
         s = topo.wait(
-            lambda: [x for x in topo.subscribers(type="pppoe") if x["username"] == "alice"], 10, "alice"
+            lambda: [
+                x
+                for x in topo.subscribers(type="pppoe")
+                if x["username"] == "alice" and x["state"] == "active"
+            ],
+            10,
+            "alice",
         )[0]
         assert s["speed_down"].lower().startswith("30")
         assert a.ping(UPSTREAM_HOST)
@@ -152,7 +158,13 @@ def test_stop_spooled_while_radius_down(env: tuple[Topo, FreeRadius], tmp_path: 
     with PppoeClient(topo.cli, topo.cli_if, "carol", "secret3").start() as c:
         c.wait_up(15)
         s = topo.wait(
-            lambda: [x for x in topo.subscribers(type="pppoe") if x["username"] == "carol"], 10, "carol"
+            lambda: [
+                x
+                for x in topo.subscribers(type="pppoe")
+                if x["username"] == "carol" and x["state"] == "active"
+            ],
+            10,
+            "carol",
         )[0]
         topo.wait(lambda: records(srv, "Start", s["acct_session_id"]), 20, "Start")
         srv.stop()  # both servers down now
