@@ -43,6 +43,7 @@ def field(default: Any = ..., description: str = "", *, secret: bool = False, **
     extra: dict[str, Any] = dict(kw.pop("json_schema_extra", None) or {})
     if secret:
         extra["secret"] = True
+        kw.setdefault("repr", False)  # repr()/str() of a model (a log line, a traceback) never shows it
     return Field(default, description=description, json_schema_extra=extra or None, **kw)
 
 
