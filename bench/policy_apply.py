@@ -95,7 +95,7 @@ async def run(n: int, ns: str, tmp: Path) -> None:
     down_s = time.perf_counter() - t0
     after_down = await asyncio.to_thread(count_kernel, ns)
     print(
-        f"sessions={n} activate_all={up_s:.2f}s ({n / up_s:.0f}/s, loop cpu {up_cpu:.2f}s) "
+        f"sessions={n} activate_all={up_s:.2f}s ({n / up_s:.0f}/s, process cpu {up_cpu:.2f}s, all threads) "
         f"change_1000={change_s:.2f}s terminate_all={down_s:.2f}s batches={svc.stats['batches']} "
         f"ops={svc.stats['ops']}\nkernel after up: {after_up}\nkernel after down: {after_down}"
     )
