@@ -19,6 +19,7 @@ import logging
 import os
 import secrets
 import shutil
+import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -76,6 +77,7 @@ class Lab:
         self.procs = Procs(self.dir)
         self.etc, self.run, self.var = self.dir / "etc", self.dir / "run", self.dir / "var"
         self.engine: Engine | None = None
+        self._api: subprocess.Popen[bytes] | None = None
 
     # --- paths and facts ---------------------------------------------------------------------------
     @property
@@ -152,23 +154,35 @@ class Lab:
         )
         argv = [py, *profile, "-m", "abng.core.daemon", *dirs, "--state-dir", str(self.var)]
         abngd = self.procs.start("abngd", [*argv, "--log-level", opts.log_level], netns=self.topo.bng)
+        self.procs.start("iperf3", ["iperf3", "-s", "-B", topology.UPSTREAM_HOST], netns=self.topo.up)
+        if opts.api:  # started at once: it waits for abngd's socket by itself (--wait)
+            api_argv = [
+                py,
+                "-m",
+                "abng.api.main",
+                *dirs,
+                "--listen",
+                "127.0.0.1",
+                "--port",
+                str(opts.api_port),
+            ]
+            self._api = self.procs.start(
+                "api", api_argv, env={"ABNG_API_SECRET": self._api_secret(), **opts.extra_env}
+            )
         wait_until(lambda: unix_connectable(self.socket) or abngd.poll() is not None, 60, "abngd's socket")
         if abngd.poll() is not None:
             raise RuntimeError(f"abngd exited ({abngd.returncode}); see {self.procs.log_file('abngd')}")
-        self.procs.start("iperf3", ["iperf3", "-s", "-B", topology.UPSTREAM_HOST], netns=self.topo.up)
-        if opts.api:
-            secret = self._api_secret()
-            api = self.procs.start(
-                "api",
-                [py, "-m", "abng.api.main", *dirs, "--listen", "127.0.0.1", "--port", str(opts.api_port)],
-                env={"ABNG_API_SECRET": secret, **opts.extra_env},
-            )
-            wait_until(
-                lambda: tcp_connectable("127.0.0.1", opts.api_port) or api.poll() is not None, 60, "abng-api"
-            )
-            if api.poll() is not None:
-                raise RuntimeError(f"abng-api exited ({api.returncode}); see {self.procs.log_file('api')}")
         (self.dir / "lab.json").write_text(json.dumps(self.facts(), indent=2))
+
+    def wait_api(self, timeout: float = 60.0) -> None:
+        """Wait until abng-api accepts connections (started by :meth:`start_services`)."""
+        api = self._api
+        if api is None:
+            return
+        port = self.opts.api_port
+        wait_until(lambda: tcp_connectable("127.0.0.1", port) or api.poll() is not None, timeout, "abng-api")
+        if api.poll() is not None:
+            raise RuntimeError(f"abng-api exited ({api.returncode}); see {self.procs.log_file('api')}")
 
     def _api_secret(self) -> str:
         path = self.dir / "api-secret"

@@ -93,6 +93,7 @@ async def run_lab(lab: Lab, foreground: bool) -> int:
             if time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.05)
+        await asyncio.to_thread(lab.wait_api)
         all_up = engine.stats.total_established >= engine.stats.total_requested
         control.banner = banner(lab, time.monotonic() - t0, all_up)
         control.ready = True
