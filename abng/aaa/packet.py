@@ -42,6 +42,10 @@ class Code(enum.IntEnum):
     COA_NAK = 45
 
 
+#: User-Password, CHAP-Password, Tunnel-Password: kept out of ``repr`` (log lines, tracebacks).
+HIDDEN_ATTRIBUTES = frozenset({2, 3, 69})
+
+
 class DecodeError(ValueError):
     """Garbage from the peer: a datagram that is not a well-formed RADIUS packet."""
 
@@ -57,6 +61,11 @@ class Attribute:
     @property
     def key(self) -> tuple[int, int]:
         return (self.vendor, self.type)
+
+    def __repr__(self) -> str:
+        hidden = self.vendor == 0 and self.type in HIDDEN_ATTRIBUTES
+        value = f"<{len(self.value)} bytes hidden>" if hidden else repr(self.value)
+        return f"Attribute(type={self.type}, value={value}, vendor={self.vendor})"
 
 
 @dataclass(frozen=True, slots=True)

@@ -288,7 +288,7 @@ class ChapValue:
 
     code: int
     identifier: int
-    value: bytes
+    value: bytes = field(repr=False)  # a Response is a hash of the password: never in a log line
     name: bytes
 
     def encode(self) -> bytes:
