@@ -245,3 +245,32 @@ def test_up_after_sigkill_recovers(lab: Lab) -> None:
     assert "removed leftovers of a previous lab" in log and f"namespace {lab.prefix}-bng" in log
     assert lab.cli("down").returncode == 0
     assert_nothing_left(lab, before)
+
+
+def test_ctrl_c_on_a_foreground_lab_tears_everything_down(lab: Lab) -> None:
+    before = root_state()
+    argv = [
+        *LAB,
+        "--lab-dir",
+        str(lab.dir),
+        "--prefix",
+        lab.prefix,
+        "up",
+        "--no-api",
+        "--pppoe",
+        "1",
+        "--dhcp",
+        "1",
+    ]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert wait_for(lambda: "sessions up 2/2" in lab.cli("status").stdout, timeout=120)
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C delivers to the foreground process
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out
+    assert "abng lab is up" in out
+    assert_nothing_left(lab, before)
