@@ -117,10 +117,9 @@ class AuditLog:
 
     async def record(self, method: str, params: Any, cred: Cred | None, error_code: int | None) -> None:
         try:
-            rec = self.entry(method, params, cred, error_code)
+            line = json.dumps(self.entry(method, params, cred, error_code), default=str) + "\n"
         except RecursionError:  # absurdly nested params: the call is still written down
-            rec = self.entry(method, {"unrepresentable": True}, cred, error_code)
-        line = json.dumps(rec, default=str) + "\n"
+            line = json.dumps(self.entry(method, {"unrepresentable": True}, cred, error_code)) + "\n"
         try:
             await asyncio.to_thread(self._append, line.encode())
             self.written += 1

@@ -93,3 +93,15 @@ async def test_explicit_registration_overrides_the_name(daemon: Daemon) -> None:
     daemon.rpc.register("brand.new.method", handler)
     assert {"show.something_that_writes", "brand.new.method"} <= daemon.rpc.mutating
     assert "request.read_only_probe" not in daemon.rpc.mutating
+
+
+async def test_absurdly_nested_params_are_still_audited(tmp_path: Path) -> None:
+    from abng.core.audit import AuditLog
+
+    deep: Any = []
+    for _ in range(100_000):
+        deep = [deep]
+    audit = AuditLog(tmp_path / "audit.log")
+    await audit.record("config.set", {"path": "system hostname", "value": deep}, (1, 2, 3), -32602)
+    (line,) = _lines(tmp_path / "audit.log")
+    assert line["params"] == {"unrepresentable": True} and line["peer"] == {"uid": 2, "pid": 1, "gid": 3}
