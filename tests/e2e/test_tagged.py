@@ -105,6 +105,7 @@ def test_dot1q_and_qinq_clients_get_leases_on_their_interfaces(topo: Topo) -> No
     ip2, ack2 = dora(io, "02:00:00:00:01:02", [(0x8100, 250)])
     assert (ack1[Dot1AD].vlan, ack1[Dot1Q].vlan) == (150, 42)
     assert ack2[Dot1Q].vlan == 250
+    topo.wait(lambda: len(topo.subscribers(type="dhcp")) >= 2, 20, "both sessions active")
     subs = {s["mac_address"]: s for s in topo.subscribers(type="dhcp")}
     assert subs["02:00:00:00:01:01"]["interface"] == f"{topo.trunk}.150.42"
     assert subs["02:00:00:00:01:01"]["ip_address"] == ip1
@@ -159,9 +160,7 @@ def test_bad_input_and_floods_keep_sessions(topo: Topo) -> None:
     for f in frames:
         io.send(f)
     time.sleep(2)
-    after = {s["id"] for s in topo.subscribers(type="dhcp")}
-    assert before <= after | {s["id"] for s in topo.subscribers()}
-    assert before <= {s["id"] for s in topo.subscribers()}
+    assert before <= {s["id"] for s in topo.subscribers()}  # every session survived
     info = topo.call("show.access")
     assert info["up"] and info["counters"].get("handler_errors", 0) == 0
     assert sum(v for k, v in info["counters"].items() if k.startswith(("drop_", "pppoe_drop_", "demux_"))) > 0
@@ -190,6 +189,11 @@ def test_disconnect_interface_ends_only_that_interface(topo: Topo) -> None:
     io: PacketIO = topo.extra["io"]
     dora(io, "02:00:00:00:05:01", [(0x8100, 270)])
     dora(io, "02:00:00:00:05:02", [(0x88A8, 170), (0x8100, 9)])
+    topo.wait(
+        lambda: {f"{topo.trunk}.270", f"{topo.trunk}.170.9"} <= {x["interface"] for x in topo.subscribers()},
+        20,
+        "both sessions active",
+    )
     res = topo.call("request.subscriber.disconnect_interface", {"interface": f"{topo.trunk}.270"})
     assert res["count"] == 1
     left = {s["interface"] for s in topo.subscribers(type="dhcp")}

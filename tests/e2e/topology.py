@@ -130,7 +130,9 @@ class Topo:
         return self.abngd.call(method, params)
 
     def subscribers(self, **filters: Any) -> list[dict[str, Any]]:
-        return list(self.call("show.subscribers", filters or None))
+        """``show.subscribers``; active sessions unless another ``state`` is asked for."""
+        filters.setdefault("state", "active")
+        return list(self.call("show.subscribers", filters))
 
     def wait(self, predicate: Any, timeout: float = 10.0, what: str = "condition") -> Any:
         deadline = time.monotonic() + timeout
