@@ -15,10 +15,17 @@ import time
 CONTEXT_KEYS = ("session_id", "username", "type", "ip", "reason", "method", "peer", "generation")
 
 
+#: Control characters become visible escapes: a peer-chosen username (PPP, DHCP hostname...)
+#: cannot break a line, return the carriage or drive a terminal (log injection, CWE-117).
+_ESCAPES = {i: f"\\x{i:02x}" for i in (*range(0x20), *range(0x7F, 0xA0))} | {
+    ord("\n"): "\\n", ord("\t"): "\\t", 0x2028: "\\u2028", 0x2029: "\\u2029",
+}  # fmt: skip
+
+
 def _quote(value: object) -> str:
     text = str(value)
-    if not text or any(c in text for c in ' "=\n'):
-        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    if not text or any(c in text for c in ' "=') or not text.isprintable():
+        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').translate(_ESCAPES) + '"'
     return text
 
 
