@@ -151,6 +151,9 @@ class AaaService:
                 spool = AcctSpool(self.daemon.paths.state_dir / "acct-spool.sqlite")
                 self.accounting = Accounting(self.client, spool, refresh_counters=self._refresh)
                 self.accounting.start_background()
+                for session in list(self.daemon.sessions.table):  # Interims go on (new servers)
+                    if session.activated_at is not None:
+                        self.resume_accounting(session)
         chain: list[tuple[str, Authenticator]] = []
         for method in cfg.aaa.order:
             if method == "local" and cfg.aaa.has_local():
