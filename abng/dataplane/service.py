@@ -103,6 +103,7 @@ class PolicyService:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abng-dataplane")
         self._queue: list[tuple[Op, asyncio.Future[Outcome]]] = []
         self._wake = asyncio.Event()
+        self._defaults: tuple[Any, int | None, int | None] = (None, None, None)
 
     # ---- worker thread ----------------------------------------------------------------------
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
@@ -169,6 +170,12 @@ class PolicyService:
         sessions = [s for s in self.mgr.table if s.state is SessionState.ACTIVE and s.ip_address]
         await self.call(self.worker.devices_changed, [self.device])
         removed = await self.call(self.worker.flush_stale_routes, [s.ip_address for s in sessions])
+        assert self.dp is not None
+        if self.dp.backend == "userspace" and await self.call(self.worker.ifindex, self.device) is None:
+            # no shaping device yet (the access layer opens it): applied when it appears
+            self.pending.update(s.id for s in sessions)
+            log.info("policy: %d restored sessions wait for device %s", len(sessions), self.device)
+            return
         pairs = [(s, w) for s in sessions if (w := self.want(s)) is not None]
         if not pairs:
             log.info("policy: no restored session to re-apply (%d stale routes removed)", removed)
@@ -188,16 +195,24 @@ class PolicyService:
                 await asyncio.sleep(WATCH_INTERVAL)
                 if self.worker is None or self.dp is None or self.dp.backend != "userspace":
                     continue
-                for dev in await self.call(self.worker.devices_changed, [self.device]):
-                    wants = [w for w in self.applied.values() if w.device == dev]
-                    log.info("device %s (re)appeared: re-applying %d sessions", dev, len(wants))
-                    outs = await self.call(self.worker.reapply, dev, wants)
-                    for w, out in zip(wants, outs, strict=True):
-                        s = self.mgr.find(w.key)
-                        if s is not None:
-                            self._record(s, out, restored=True)
+                try:
+                    await self._check_devices()
+                except Exception:  # a bug or a netlink failure: keep watching
+                    self.stats["watch_errors"] += 1
+                    log.exception("dataplane device check failed")
         finally:
             await self.close()
+
+    async def _check_devices(self) -> None:
+        assert self.worker is not None
+        for dev in await self.call(self.worker.devices_changed, [self.device]):
+            active = (s for s in self.mgr.table if s.state is SessionState.ACTIVE)
+            pairs = [(s, w) for s in active if (w := self.want(s)) is not None and w.device == dev]
+            log.info("device %s (re)appeared: re-applying %d sessions", dev, len(pairs))
+            outs = await self.call(self.worker.reapply, dev, [w for _, w in pairs])
+            for (s, w), out in zip(pairs, outs, strict=True):
+                self.applied[s.id] = w
+                self._record(s, out, restored=True)
 
     async def close(self) -> None:
         worker, self.worker = self.worker, None
@@ -214,8 +229,11 @@ class PolicyService:
         q = self.daemon.applied.qos
         if not q.enabled:
             return None
-        down = s.rate_down if s.rate_down is not None else _rate(q.default_down)
-        up = s.rate_up if s.rate_up is not None else _rate(q.default_up)
+        if self._defaults[0] is not q:  # parse the defaults once per committed configuration
+            self._defaults = (q, _rate(q.default_down), _rate(q.default_up))
+        _, default_down, default_up = self._defaults
+        down = s.rate_down if s.rate_down is not None else default_down
+        up = s.rate_up if s.rate_up is not None else default_up
         if down is None and up is None:
             return None
         name = s.overhead_profile or q.default_overhead_profile
@@ -272,6 +290,11 @@ class PolicyService:
             self.cgnat_error = f"{type(exc).__name__}: {exc}"
             log.error("CGNAT steering not applied: %s", self.cgnat_error)
             self.daemon.bus.publish(EventName.ERROR, {"message": f"cgnat: {self.cgnat_error}"})
+        if not new.enabled:  # nothing is steered: no kernel question to ask
+            for s in self.mgr.table:
+                if s.vrf_steered:
+                    self.mgr.update(s.id, vrf_steered=False)
+            return
         sessions = [s for s in self.mgr.table if s.ip_address and s.state is SessionState.ACTIVE]
         wants = [Want(s.id, s.ip_address or "", "", None, s.cgnat_bypass) for s in sessions]
         for s, steered in zip(sessions, await self.call(self.worker.steered, wants), strict=True):
