@@ -105,7 +105,7 @@ def main() -> int:
     p.add_argument("--pppoe", type=int, default=0)
     p.add_argument("--dhcp", type=int, default=0)
     p.add_argument("--rate", type=float, default=1000.0, help="setups started per second")
-    p.add_argument("--outstanding", type=int, default=800, help="setups in flight at most")
+    p.add_argument("--outstanding", type=int, default=50, help="setups in flight at most (default 50)")
     p.add_argument("--auth", choices=("pap", "chap"), default="pap")
     p.add_argument("--vlan-mode", choices=VLAN_MODES, default="qinq")
     p.add_argument("--per-vlan", type=int, default=1)
