@@ -54,7 +54,7 @@ class LabOptions:
     per_vlan: int = 1
     auth: str = "pap"
     rate: float = 200.0
-    outstanding: int = 800
+    outstanding: int = 50
     radius: bool = False
     api: bool = True
     api_port: int = 8443

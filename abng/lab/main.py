@@ -63,6 +63,7 @@ def options(args: argparse.Namespace) -> LabOptions:
     return LabOptions(
         lab_dir=args.lab_dir, prefix=args.prefix, pppoe=args.pppoe, dhcp=args.dhcp,
         vlan_mode=args.vlan_mode, per_vlan=args.per_vlan, auth=args.auth, rate=args.rate,
+        outstanding=args.outstanding,
         radius=args.radius, api=not args.no_api, api_port=args.api_port,
         lcp_echo_interval=args.lcp_echo_interval, lease_time=args.lease_time,
     )  # fmt: skip
@@ -233,7 +234,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--vlan-mode", choices=VLAN_MODES, default="mixed")
     up.add_argument("--per-vlan", type=int, default=1, help="subscribers sharing one VLAN (default 1)")
     up.add_argument("--auth", choices=("pap", "chap"), default="pap")
-    up.add_argument("--rate", type=float, default=200.0, help="session setups per second")
+    up.add_argument("--rate", type=float, default=200.0, help="session setups started per second")
+    up.add_argument("--outstanding", type=int, default=50, help="setups in flight at most")
     up.add_argument("--radius", action="store_true", help="authenticate through a lab FreeRADIUS")
     up.add_argument("--no-api", action="store_true", help="do not start abng-api")
     up.add_argument("--api-port", type=int, default=8443)
