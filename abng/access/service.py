@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RETRY = 5.0
+DROP_LOG_INTERVAL = 60.0  # garbage is logged at most once a minute per reason (STYLE §4)
 COUNTER_SYNC = 30.0
 TUN_NAME = "abng0"
 FrameHandler = Callable[[EthernetFrame, AccessInterface, float], None]
@@ -91,6 +92,7 @@ class TrunkService:
         self.datapath = Datapath(b"\x00" * 6, self.gateways)
         self.up = asyncio.Event()
         self.error: str | None = None
+        self._drop_logged: dict[str, float] = {}
         #: netlink calls for the TUN device, one at a time (one pyroute2 socket, never on the loop)
         self._netlink = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="abng-tun")
 
@@ -158,7 +160,7 @@ class TrunkService:
         elif isinstance(verdict, ToTrunk):
             self.send(verdict.frame)
         elif isinstance(verdict, Dropped):
-            self.counters[f"datapath_{verdict.reason}"] += 1
+            self.drop(f"datapath_{verdict.reason}")
         elif verdict is NOT_MINE:
             self.control_frame(frame)
 
@@ -168,18 +170,18 @@ class TrunkService:
         try:
             eth = parse_frame(frame)
         except DecodeError as exc:
-            self.counters[f"drop_{exc.reason}"] += 1
+            self.drop(f"drop_{exc.reason}")
             return
         iface = self.demux.classify(eth.tags, now)
         if isinstance(iface, Drop):
-            self.counters[f"demux_{iface.reason}"] += 1
+            self.drop(f"demux_{iface.reason}")
             return
         for created in self.demux.take_created():
             log.info("access interface %s created (profile %s)", created.name, created.profile)
         service = "dhcp" if eth.ethertype == ETH_P_IP else "pppoe"
         handler = self.handlers.get(eth.ethertype)
         if handler is None or service not in iface.services:
-            self.counters[f"no_service_{eth.ethertype:04x}"] += 1
+            self.drop(f"no_service_{eth.ethertype:04x}")
             return
         try:
             handler(eth, iface, now)
@@ -192,7 +194,20 @@ class TrunkService:
         if isinstance(verdict, ToTrunk):
             self.send(verdict.frame)
         elif isinstance(verdict, Dropped):
-            self.counters[f"tun_{verdict.reason}"] += 1
+            self.drop(f"tun_{verdict.reason}")
+
+    def drop(self, reason: str) -> None:
+        """Count a dropped frame; log the reason at most once per DROP_LOG_INTERVAL."""
+        self.counters[reason] += 1
+        now = self.clock()
+        if now - self._drop_logged.get(reason, 0.0) >= DROP_LOG_INTERVAL:
+            self._drop_logged[reason] = now
+            log.info(
+                "dropping frames: %s (%d so far; next report in %.0f s)",
+                reason,
+                self.counters[reason],
+                DROP_LOG_INTERVAL,
+            )
 
     def register(self, ethertypes: tuple[int, ...], handler: FrameHandler) -> None:
         for et in ethertypes:

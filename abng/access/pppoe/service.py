@@ -138,7 +138,7 @@ class PppoeService:
             return
         res = self.discovery.handle(eth.payload, eth.src, eth.vids, now)
         if res.drop_reason:
-            self.counters[f"pppoe_drop_{res.drop_reason}"] += 1
+            self.trunk.drop(f"pppoe_drop_{res.drop_reason}")
         if res.new_session is not None and not self.enabled:
             self.discovery.release(res.new_session.session_id, eth.src)
             self.counters["pppoe_disabled"] += 1
@@ -154,11 +154,11 @@ class PppoeService:
         try:
             sid, payload = decode_session(eth.payload)
         except DecodeError as exc:
-            self.counters[f"pppoe_drop_{exc.reason}"] += 1
+            self.trunk.drop(f"pppoe_drop_{exc.reason}")
             return
         sub = self.subs.get(sid)
         if sub is None or sub.ns.peer_mac != eth.src or sub.ns.vlans != eth.vids:
-            self.counters["pppoe_unknown_session"] += 1
+            self.trunk.drop("pppoe_unknown_session")
             second, sent = self._padt_window
             if int(now) != second:
                 second, sent = int(now), 0
