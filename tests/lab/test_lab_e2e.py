@@ -274,3 +274,19 @@ def test_ctrl_c_on_a_foreground_lab_tears_everything_down(lab: Lab) -> None:
     assert proc.returncode == 0, out
     assert "abng lab is up" in out
     assert_nothing_left(lab, before)
+
+
+@pytest.mark.skipif(
+    not Path("/etc/freeradius/3.0").is_dir(), reason="freeradius (Debian package) not installed"
+)
+def test_radius_lab_authenticates_and_accounts_through_freeradius(lab: Lab) -> None:
+    before = root_state()
+    up = lab.cli("up", "--detach", "--no-api", "--radius", "--auth", "chap", "--pppoe", "2", "--dhcp", "2")
+    assert up.returncode == 0, up.stdout + up.stderr
+    assert "sessions up 4/4" in up.stdout
+    detail = lab.dir / "radius" / "detail"
+    assert wait_for(lambda: detail.exists() and detail.read_text().count("Acct-Status-Type = Start") >= 4)
+    text = detail.read_text()
+    assert '"user1@lab"' in text and '"02:ab:02:00:00:01"' in text  # PPPoE user and DHCP MAC
+    assert lab.cli("down").returncode == 0
+    assert_nothing_left(lab, before)
