@@ -11,7 +11,7 @@ from abng.core.model import SessionType
 from tests.helpers.daemon import AbngdHandle, running_abngd, sample_session
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def abngd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AbngdHandle]:
     sessions = [
         sample_session(1),

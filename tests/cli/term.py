@@ -69,15 +69,34 @@ class Term:
         self.expect(prompt)
         return self.before
 
+    def submit(self, text: str, prompt: str = PROMPT) -> str:
+        """Finish the line being edited with ``text`` + Enter; return the command's output."""
+        self.settle(0.1)
+        self.seen = ""
+        self.child.send(text + "\r")
+        self.expect(r"\n")  # the line is painted once more on Enter, then a newline
+        self.expect(prompt)
+        return self.before
+
     def send(self, text: str) -> None:
         self.child.send(text)
 
     def tab(self, text: str = "") -> None:
         """Type ``text`` and Tab, then wait until the terminal is quiet (completion is applied)."""
-        self.child.send(text + "\t")
+        self.child.send(text)
+        self.settle()
+        start = len(self.seen)
+        self.child.send("\t")
+        deadline = time.monotonic() + 10
+        while len(self.seen) == start and time.monotonic() < deadline:  # the completion is painted
+            self._pump(0.05)
+        self.settle()
+
+    def settle(self, quiet: float = 0.3) -> None:
+        """Read until the terminal has been quiet for ``quiet`` seconds."""
         quiet_since = time.monotonic()
-        deadline = quiet_since + 5
-        while time.monotonic() - quiet_since < 0.3 and time.monotonic() < deadline:
+        deadline = quiet_since + 10
+        while time.monotonic() - quiet_since < quiet and time.monotonic() < deadline:
             before = len(self.seen)
             self._pump(0.05)
             if len(self.seen) != before:
