@@ -196,3 +196,20 @@ def test_restart_reapplies_restored_sessions(live: Live) -> None:
     assert again == shown and all(q["installed"] for q in live.d.call("show.qos"))
     assert route_ips(live.ns) == {r["destination"].split("/")[0] for r in live.d.call("show.routes")}
     assert "100.64.9.9" not in route_ips(live.ns) and len(route_ips(live.ns)) == len(shown)
+
+
+def test_coa_overhead_profile_recreates_classes(live: Live) -> None:
+    before = next(q for q in live.d.call("show.qos") if q["session_id"] == 7)
+    assert before["overhead"] == 34
+    rc, out = live.coa(
+        "coa", f'Acct-Session-Id = "{acct_id(7)}"\nAthena-Overhead-Profile = "ipoe_ethernet"\n'
+    )
+    assert rc == 0 and "CoA-ACK" in out, out
+    after = next(q for q in live.d.call("show.qos") if q["session_id"] == 7)
+    assert (after["overhead"], after["mpu"], after["overhead_profile"]) == (22, 64, "ipoe_ethernet")
+    assert (after["rate_down"], after["rate_up"], after["installed"]) == (
+        before["rate_down"],
+        before["rate_up"],
+        True,
+    )
+    assert live.d.call("subscribers.get", {"session_id": 7})["overhead_profile"] == "ipoe_ethernet"
