@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import sys
 import termios
 import tty
@@ -114,6 +115,9 @@ def show_error(exc: CliError, line: str, prompt: str) -> None:
 
 
 def run_line(shell: Shell, line: str) -> None:
+    # Ctrl-C while a command runs must raise KeyboardInterrupt here, whatever handler the
+    # prompt's event loop left behind
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         commands = split_commands(line)
     except TokenError as exc:

@@ -106,3 +106,16 @@ def test_display_set_round_trips(abngd: AbngdHandle) -> None:
     assert r.returncode == 0 and r.stdout.splitlines()[-1] == "[no changes]"
     r = abng(abngd, "-c", "show version | display set")
     assert r.returncode == 1 and "configuration output only" in r.stderr
+
+
+def test_delete_and_discard(abngd: AbngdHandle) -> None:
+    r = abng(
+        abngd, "-c", "configure; delete pppoe auth pap; show pppoe auth; compare; discard; show pppoe auth"
+    )
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.split("\n")
+    first = out.index("auth:")
+    assert out[first + 1] == "- chap" and "-  - pap" in r.stdout
+    assert out[out.index("auth:", first + 1) + 1 : out.index("auth:", first + 1) + 3] == ["- pap", "- chap"]
+    r = abng(abngd, "-c", "configure; delete routing bgp asn")
+    assert r.returncode == 1 and r.stderr.startswith("error: routing.bgp.asn: nothing")

@@ -118,6 +118,7 @@ def test_operational_errors(line: str, message: str, column: int) -> None:
         ("set pppoe auth eap", "pppoe.auth: invalid value 'eap': expected one of pap, chap"),
         ("set pppoe enabled maybe", "pppoe.enabled: invalid value 'maybe': expected bool"),
         ("set pppoe mtux 1", "unknown key 'mtux' at pppoe (did you mean 'mtu'?)"),
+        ("set pppoe m 1", "ambiguous key 'm' at pppoe: mtu, mru, max_sessions"),
         ("set pppoe", "pppoe is incomplete: expecting enabled"),
         ("set pppoe mtu", "pppoe.mtu: missing value"),
         ("set system hostname a b", "one value expected"),
