@@ -93,9 +93,40 @@ def _probe_nft(ns: str) -> str | None:
     return None
 
 
+PROBE_PREFIX = "abng-probe-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_probes() -> list[str]:
+    """Remove probe namespaces left by a process killed mid-probe (SIGKILL skips ``finally``):
+    ``abng-probe-<pid>-<hex>`` whose pid is gone.  Returns the names removed."""
+    removed = []
+    for name in netns.listnetns():
+        parts = name[len(PROBE_PREFIX) :].split("-")
+        if not name.startswith(PROBE_PREFIX) or len(parts) != 2 or not parts[0].isdigit():
+            continue
+        if _alive(int(parts[0])):
+            continue
+        with contextlib.suppress(OSError):
+            netns.remove(name)
+            removed.append(name)
+    return removed
+
+
 def probe() -> tuple[dict[str, bool], dict[str, str]]:
     """Run every probe in a fresh namespace; return ``(features, reasons)``."""
-    ns = f"abng-probe-{secrets.token_hex(4)}"
+    with contextlib.suppress(OSError):
+        remove_stale_probes()
+    ns = f"{PROBE_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
     results: dict[str, str | None] = {}
     netns.create(ns)
     try:
