@@ -151,9 +151,10 @@ def monitor_subscribers(sh: Shell, args: dict[str, Any], opts: DisplayOptions) -
 
 @handler("configure")
 def configure(sh: Shell, args: dict[str, Any], opts: DisplayOptions) -> Output:
+    changed = sh.call("config.compare").get("changed")  # abngd unreachable: stay operational
     sh.mode = "configuration"
     lines = ["Entering configuration mode"]
-    if sh.call("config.compare").get("changed"):
+    if changed:
         lines.append("The configuration has been changed but not committed")
     return Output(lines)
 
@@ -231,9 +232,13 @@ def discard(sh: Shell, args: dict[str, Any], opts: DisplayOptions) -> Output:
 @handler("exit_configuration")
 def exit_configuration(sh: Shell, args: dict[str, Any], opts: DisplayOptions) -> Output:
     lines = []
-    if sh.call("config.compare").get("changed"):
+    sh.mode = "operational"  # leave even when abngd cannot say whether changes remain
+    try:
+        changed = sh.call("config.compare").get("changed")
+    except CliError as exc:
+        changed, lines = False, [f"warning: cannot check for uncommitted changes: {exc.message}"]
+    if changed:
         lines.append("warning: uncommitted changes remain in the candidate ('commit' or 'discard' them)")
-    sh.mode = "operational"
     return Output([*lines, "Exiting configuration mode"])
 
 

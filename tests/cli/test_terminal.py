@@ -248,3 +248,18 @@ def test_ctrl_c_clears_the_line_and_ctrl_d_leaves(term: Term) -> None:
     assert "syntax error" not in out
     term.child.sendcontrol("d")
     term.child.expect(__import__("pexpect").EOF, timeout=5)
+
+
+def test_without_abngd_the_shell_still_works(home: Path) -> None:
+    t = Term(home / "missing.sock", home)
+    try:
+        t.expect("abng>")
+        assert "error: cannot connect to abngd" in t.run("show version")
+        t.send("show ?")  # the keywords need no abngd
+        t.expect("abng>")
+        assert "subscribers" in t.before
+        t.send("\x15")
+        assert "cannot connect" in t.submit("configure")  # stays in operational mode
+        assert "Total" not in t.submit("show subscribers summary", prompt="abng>")
+    finally:
+        assert t.close() == 0
