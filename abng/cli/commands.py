@@ -16,6 +16,7 @@ from abng.cli.errors import CliError
 from abng.cli.monitor import events
 from abng.cli.pipes import DisplayOptions
 from abng.cli.render import now
+from abng.config.rates import human_rate
 
 if TYPE_CHECKING:
     from abng.cli.shell import Shell
@@ -125,6 +126,22 @@ def show_configuration(sh: Shell, args: dict[str, Any], opts: DisplayOptions) ->
 def request_disconnect(sh: Shell, args: dict[str, Any], opts: DisplayOptions) -> Output:
     r = sh.call("request.subscriber.disconnect", {"session_id": args["session_id"]})
     return Output([f"Session {r.get('session_id')} disconnected."], r)
+
+
+@handler("request_rate")
+def request_rate(sh: Shell, args: dict[str, Any], opts: DisplayOptions) -> Output:
+    params: dict[str, Any] = {"session_id": args["session_id"], "source": "cli"}
+    for key, arg in (("rate_down", "down"), ("rate_up", "up")):
+        if args.get(arg) is not None:
+            params[key] = args[arg]
+    r = sh.call("request.subscriber.rate", params)
+    return Output(
+        [
+            f"Session {r.get('session_id')}: download {human_rate(r.get('rate_down'))}, "
+            f"upload {human_rate(r.get('rate_up'))}."
+        ],
+        r,
+    )
 
 
 @handler("request_disconnect_interface")

@@ -85,6 +85,12 @@ REQUEST = Node("request", "Make system-level requests", children=(
             Node("interface", "Every session on an interface", "request_disconnect_interface",
                  Arg.INTERFACE),
         )),
+        Node("rate", "Change a session's shaping rates in place", children=(
+            Node("<session-id>", "Session id", children=(
+                Node("down", "Download rate: bps or <n>kbit|mbit|gbit", "request_rate", Arg.WORD, loop=True),
+                Node("up", "Upload rate: bps or <n>kbit|mbit|gbit", "request_rate", Arg.WORD, loop=True),
+            ), arg=Arg.SESSION_ID),
+        )),
     )),
     Node("radius", "RADIUS", children=(
         Node("test", "Test RADIUS authentication", children=(

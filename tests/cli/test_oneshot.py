@@ -119,3 +119,17 @@ def test_delete_and_discard(abngd: AbngdHandle) -> None:
     assert out[out.index("auth:", first + 1) + 1 : out.index("auth:", first + 1) + 3] == ["- pap", "- chap"]
     r = abng(abngd, "-c", "configure; delete routing bgp asn")
     assert r.returncode == 1 and r.stderr.startswith("error: routing.bgp.asn: nothing")
+
+
+def test_request_rate_changes_in_place(abngd: AbngdHandle) -> None:
+    r = abng(abngd, "-c", "request subscriber rate 7 down 25mbit up 10mbit")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "Session 7: download 25 Mbps, upload 10 Mbps."
+    detail = abngd.call("subscribers.get", {"session_id": 7})
+    assert (detail["rate_down"], detail["rate_up"]) == (25_000_000, 10_000_000)
+    r = abng(abngd, "-c", "request subscriber rate 7 up 5mbit")
+    assert r.returncode == 0 and "upload 5 Mbps" in r.stdout and "download 25 Mbps" in r.stdout
+    r = abng(abngd, "-c", "request subscriber rate 7 down fast")
+    assert r.returncode != 0 and "rate" in r.stderr
+    r = abng(abngd, "-c", "request subscriber rate 9999 down 1mbit")
+    assert r.returncode == 1 and r.stderr.startswith("error:")
