@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+#: ``access_data`` key: directions ("down", "up") whose rate is ``qos.default_*`` (not the session's own)
+DEFAULTS_KEY = "qos_defaults"
 #: the access layer's TUN device (abng/access/service.py TUN_NAME): the userspace shaping device
 DEFAULT_DEVICE = "abng0"
 WATCH_INTERVAL = 1.0
@@ -168,6 +170,8 @@ class PolicyService:
         """Sessions restored from the store: flush stale routes, re-apply in one batch."""
         assert self.worker is not None
         sessions = [s for s in self.mgr.table if s.state is SessionState.ACTIVE and s.ip_address]
+        for s in sessions:  # a qos commit while abngd was down: records follow the defaults
+            self.reflect_defaults(s)
         await self.call(self.worker.devices_changed, [self.device])
         removed = await self.call(self.worker.flush_stale_routes, [s.ip_address for s in sessions])
         assert self.dp is not None
@@ -232,8 +236,9 @@ class PolicyService:
         if self._defaults[0] is not q:  # parse the defaults once per committed configuration
             self._defaults = (q, _rate(q.default_down), _rate(q.default_up))
         _, default_down, default_up = self._defaults
-        down = s.rate_down if s.rate_down is not None else default_down
-        up = s.rate_up if s.rate_up is not None else default_up
+        marked = s.access_data.get(DEFAULTS_KEY, ())
+        down = default_down if "down" in marked or s.rate_down is None else s.rate_down
+        up = default_up if "up" in marked or s.rate_up is None else s.rate_up
         if down is None and up is None:
             return None
         name = s.overhead_profile or q.default_overhead_profile
@@ -246,6 +251,38 @@ class PolicyService:
             prof = q.overhead_profiles.get(q.default_overhead_profile)
         overhead, mpu = (prof.overhead, prof.mpu) if prof is not None else (0, 0)
         return Shape(down or MAX_RATE_BPS, up or MAX_RATE_BPS, overhead, mpu)
+
+    def defaults(self) -> tuple[int | None, int | None]:
+        """``qos.default_down/up`` in bps (None when QoS is off), parsed once per commit."""
+        q = self.daemon.applied.qos
+        if not q.enabled:
+            return None, None
+        if self._defaults[0] is not q:
+            self._defaults = (q, _rate(q.default_down), _rate(q.default_up))
+        return self._defaults[1], self._defaults[2]
+
+    def reflect_defaults(self, s: Session, *, explicit: bool = False) -> None:
+        """Make the session record show the rates actually applied: a direction without a rate
+        of its own (RADIUS, local AAA, CoA, REST) carries ``qos.default_*`` while QoS is on and
+        null while it is off; such directions are listed in ``access_data[DEFAULTS_KEY]`` so a
+        later qos commit moves them with the defaults.  ``explicit``: a rate change happened,
+        a direction whose rate no longer equals the default has become the session's own."""
+        enabled = bool(self.daemon.applied.qos.enabled)
+        defaults = dict(zip(("down", "up"), self.defaults(), strict=True))
+        marked = list(s.access_data.get(DEFAULTS_KEY, ()))
+        fields: dict[str, Any] = {}
+        for d in ("down", "up"):
+            rate = getattr(s, f"rate_{d}")
+            if d in marked and explicit and rate is not None and rate != defaults[d]:
+                marked.remove(d)  # changed by CoA / REST / CLI: its own rate from now on
+            elif d not in marked and rate is None and enabled and defaults[d] is not None:
+                marked.append(d)
+            if d in marked and rate != defaults[d]:
+                fields[f"rate_{d}"] = defaults[d]
+        if marked != list(s.access_data.get(DEFAULTS_KEY, ())):
+            fields["access_data"] = {**s.access_data, DEFAULTS_KEY: marked}
+        if fields:
+            self.mgr.update(s.id, **fields)
 
     def device_of(self, s: Session) -> str:
         assert self.dp is not None
@@ -315,8 +352,11 @@ class PolicyService:
     async def _reshape(self) -> None:
         """After a qos commit: change every session whose effective shaping changed."""
         ops: list[tuple[Session, Want]] = []
-        for s in self.mgr.table:
-            if s.state is not SessionState.ACTIVE or (w := self.want(s)) is None:
+        for s in list(self.mgr.table):
+            if s.state is not SessionState.ACTIVE:
+                continue
+            self.reflect_defaults(s)  # the records follow the new defaults (or null: QoS off)
+            if (w := self.want(s)) is None:
                 continue
             if self.applied.get(s.id) != w:
                 ops.append((s, w))
@@ -358,6 +398,7 @@ class PolicyHook(BaseSessionHook):
         self.svc = svc
 
     async def session_up(self, session: Session) -> None:
+        self.svc.reflect_defaults(session)
         want = self.svc.want(session)
         if want is None or self.svc.worker is None:
             return
@@ -365,6 +406,7 @@ class PolicyHook(BaseSessionHook):
         self.svc._record(session, await self.svc.submit(Up(want)))
 
     async def rate_changed(self, session: Session, source: str) -> None:
+        self.svc.reflect_defaults(session, explicit=True)
         want = self.svc.want(session)
         if want is None or self.svc.worker is None:
             return

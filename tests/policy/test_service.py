@@ -170,3 +170,24 @@ async def test_10000_sessions_come_and_go_nothing_left(env: Env) -> None:
     assert route_ips(env.ns) == set() and nft_bypass(env.ns) == set()
     assert env.svc.applied == {} and await env.rpc("show.qos") == []
     assert env.svc.stats["errors"] == 0
+
+
+async def test_session_records_show_the_default_rates_applied(env: Env) -> None:
+    """Review gap 3: a session on qos.default_* shows those rates (record, RPC), and follows them."""
+    a = await env.up(1, "100.64.0.60")  # no rates of its own
+    b = await env.up(2, "100.64.0.61", rate_down="30mbit")  # own down, default up
+    rest = {s.id: s.to_rest() for s in (a, b)}  # what show.subscribers / REST publish
+    assert (rest[a.id]["rate_down"], rest[a.id]["rate_up"]) == (100_000_000, 40_000_000)
+    assert (rest[b.id]["rate_down"], rest[b.id]["rate_up"]) == (30_000_000, 40_000_000)
+    assert a.to_rpc()["speed_down"] == "100mbit"
+    await env.mgr.change_rate(a.id, None, "5mbit", "radius_coa")  # up becomes its own
+    await env.commit(("qos default_down", "60mbit"), ("qos default_up", "20mbit"))
+    assert (a.rate_down, a.rate_up) == (60_000_000, 5_000_000)  # down follows the defaults
+    assert (b.rate_down, b.rate_up) == (30_000_000, 20_000_000)
+    assert sorted(classes(env.ns, TUN).values()) == [30_000_000, 60_000_000]
+    await env.commit(("qos enabled", False))
+    assert (a.rate_down, a.rate_up, b.rate_down, b.rate_up) == (None, 5_000_000, 30_000_000, None)
+    c = await env.up(3, "100.64.0.62")  # activated with QoS off: no rate applied, none shown
+    assert (c.rate_down, c.rate_up) == (None, None)
+    await env.commit(("qos enabled", True))
+    assert (c.rate_down, c.rate_up) == (60_000_000, 20_000_000)
