@@ -21,8 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import ipaddress
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -95,6 +97,9 @@ class TrunkService:
         self._drop_logged: dict[str, float] = {}
         #: netlink calls for the TUN device, one at a time (one pyroute2 socket, never on the loop)
         self._netlink = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="abng-tun")
+        #: routes waiting for the next netlink batch, and whether one is in the kernel now
+        self._routes: list[tuple[str, int | None, asyncio.Future[None]]] = []
+        self._routing = False
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -215,8 +220,50 @@ class TrunkService:
 
     # ---- routes and counters ------------------------------------------------------------------
     async def add_route(self, ip: str, mtu: int | None = None) -> None:
-        if self.tun is not None:
-            await asyncio.get_running_loop().run_in_executor(self._netlink, self.tun.add_host_route, ip, mtu)
+        """The subscriber's /32 via the TUN device. Routes asked for while a batch is in the
+        kernel go together in the next one (one netlink send per batch, not one per session).
+        Raises OSError when the kernel refuses the route."""
+        if self.tun is None:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._routes.append((ip, mtu, fut))
+        if not self._routing:
+            self._flush_routes()
+        await fut
+
+    def _flush_routes(self) -> None:
+        batch, self._routes = self._routes, []
+        if self.tun is None:
+            for _ip, _mtu, fut in batch:
+                if not fut.done():
+                    fut.set_result(None)
+            return
+        items = [(ip, mtu) for ip, mtu, _ in batch]
+        try:
+            job = asyncio.get_running_loop().run_in_executor(self._netlink, self.tun.add_host_routes, items)
+        except RuntimeError as exc:  # executor shut down (closing)
+            for _ip, _mtu, fut in batch:
+                if not fut.done():
+                    fut.set_exception(OSError(f"trunk closed: {exc}"))
+            return
+        self._routing = True
+        job.add_done_callback(functools.partial(self._routes_done, batch))
+
+    def _routes_done(self, batch: list[tuple[str, int | None, asyncio.Future[None]]], job: Any) -> None:
+        self._routing = False
+        exc: BaseException | None = OSError("route batch cancelled") if job.cancelled() else job.exception()
+        errors: list[int] = [] if exc is not None else job.result()
+        for n, (ip, _mtu, fut) in enumerate(batch):
+            if fut.done():
+                continue
+            if exc is not None:
+                fut.set_exception(exc)
+            elif errors[n]:
+                fut.set_exception(OSError(errors[n], f"route {ip}/32: {os.strerror(errors[n])}"))
+            else:
+                fut.set_result(None)
+        if self._routes:
+            self._flush_routes()
 
     async def del_route(self, ip: str) -> None:
         if self.tun is not None:

@@ -21,13 +21,16 @@ import fcntl
 import ipaddress
 import logging
 import os
+import socket
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
+
+from abng.dataplane.qos_wire import NLM_F_ACK, NLM_F_CREATE, NLM_F_REQUEST, NetlinkBatch, Request, nla
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,27 @@ ENOENT_ESRCH = {2, 3}  # route already gone: ENOENT, ESRCH
 EEXIST = 17
 
 PacketHandler = Callable[[bytes], None]
+
+# rtnetlink routes (linux/rtnetlink.h)
+RTM_NEWROUTE = 24
+NLM_F_REPLACE = 0x100
+RT_TABLE_MAIN = 254
+RTPROT_STATIC = 4
+RTN_UNICAST = 1
+RTA_DST = 1
+RTA_OIF = 4
+RTA_METRICS = 8
+RTAX_MTU = 2
+_RTMSG = struct.Struct("=BBBBBBBBI")
+
+
+def route_msg(ip: str, oif: int, mtu: int | None = None) -> bytes:
+    """RTM_NEWROUTE body for ``ip/32 dev <oif> [mtu M]`` (main table, proto static, scope global)."""
+    body = _RTMSG.pack(socket.AF_INET, 32, 0, 0, RT_TABLE_MAIN, RTPROT_STATIC, 0, RTN_UNICAST, 0)
+    body += nla(RTA_DST, ipaddress.IPv4Address(ip).packed) + nla(RTA_OIF, struct.pack("=I", oif))
+    if mtu is not None:
+        body += nla(RTA_METRICS, nla(RTAX_MTU, struct.pack("=I", mtu)))
+    return body
 
 
 @dataclass(slots=True)
@@ -63,6 +87,7 @@ class TunDevice:
         self.ifindex = 0
         self._fd: int | None = None
         self._ipr: Any = None
+        self._batch: NetlinkBatch | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -102,6 +127,9 @@ class TunDevice:
         if self._ipr is not None:
             self._ipr.close()
             self._ipr = None
+        if self._batch is not None:
+            self._batch.close()
+            self._batch = None
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
@@ -125,6 +153,18 @@ class TunDevice:
         if mtu is not None:
             kw["metrics"] = {"mtu": mtu}
         self._netlink().route("replace", **kw)
+
+    def add_host_routes(self, routes: Sequence[tuple[str, int | None]]) -> list[int]:
+        """Many `add_host_route`s in one netlink batch (raw rtmsg, one send per 200 routes).
+
+        Returns one errno per route, in order (0 = installed); same routes as pyroute2's
+        ``route("replace", dst=ip/32, oif=..., metrics={"mtu": mtu})``: main table, proto static."""
+        if self._batch is None:
+            self._batch = NetlinkBatch(self.netns)
+        flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE
+        return self._batch.run(
+            [Request(RTM_NEWROUTE, flags, route_msg(ip, self.ifindex, mtu)) for ip, mtu in routes]
+        )
 
     def del_host_route(self, ip: str) -> None:
         try:

@@ -46,6 +46,27 @@ def test_configure_and_routes(tun: tuple[str, TunDevice]) -> None:
     assert json.loads(ns_run(ns, "ip", "-j", "route", "show", "100.64.0.10/32").stdout) == []
 
 
+def test_batched_routes_match_single_ones(tun: tuple[str, TunDevice]) -> None:
+    ns, dev = tun
+    dev.add_host_route("100.64.0.20", mtu=1492)
+    errs = dev.add_host_routes([("100.64.0.21", 1492), ("100.64.0.22", None), ("100.64.0.21", 1492)])
+    assert errs == [0, 0, 0]  # replace: idempotent
+    routes = {
+        r["dst"]: r
+        for r in json.loads(ns_run(ns, "ip", "-j", "-d", "route", "show", "dev", dev.name).stdout)
+        if r["dst"].startswith("100.64.0.2")
+    }
+    single, batched = routes["100.64.0.20"], routes["100.64.0.21"]
+    assert {k: v for k, v in batched.items() if k != "dst"} == {k: v for k, v in single.items() if k != "dst"}
+    assert "metrics" not in routes["100.64.0.22"] and routes["100.64.0.22"]["protocol"] == "static"
+    good, bad = dev.ifindex, 0x7FFFFFF0
+    dev.ifindex = bad
+    try:
+        assert dev.add_host_routes([("100.64.0.23", None)]) == [19]  # ENODEV as data
+    finally:
+        dev.ifindex = good
+
+
 async def test_kernel_answers_a_ping_written_into_tun(tun: tuple[str, TunDevice]) -> None:
     _ns, dev = tun
     await asyncio.to_thread(dev.add_host_route, "100.64.0.10")
