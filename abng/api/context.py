@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 
@@ -54,3 +55,11 @@ class ApiContext:
 def get_ctx(request: Request) -> ApiContext:
     ctx: ApiContext = request.app.state.ctx
     return ctx
+
+
+def acting(request: Request, params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` plus ``user``: abngd's audit log names the API user behind a mutating call."""
+    principal = getattr(request.state, "principal", None)
+    if principal is not None:
+        params["user"] = f"api:{principal.username}"
+    return params

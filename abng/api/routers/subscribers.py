@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Path, Query, Request, Response
 from pydantic import IPvAnyAddress
 
-from abng.api.context import get_ctx
+from abng.api.context import acting, get_ctx
 from abng.api.guard import RoleRouter
 from abng.api.models import Anything, InterfaceRequest, RateRequest, SubscriberList, Summary
 from abng.api.responses import Envelope, ErrorBody, ok
@@ -71,7 +71,9 @@ async def summary(request: Request) -> Response:
 async def disconnect_by_interface(body: InterfaceRequest, request: Request) -> Response:
     request.state.audit = {"interface": body.interface}
     ctx = get_ctx(request)
-    result = await ctx.abngd.call("request.subscriber.disconnect_interface", {"interface": body.interface})
+    result = await ctx.abngd.call(
+        "request.subscriber.disconnect_interface", acting(request, {"interface": body.interface})
+    )
     ctx.abngd.invalidate()
     return ok(result)
 
@@ -97,7 +99,7 @@ async def get_subscriber(id: SessionId, request: Request) -> Response:
 async def disconnect(id: SessionId, request: Request) -> Response:
     request.state.audit = {"session_id": id}
     ctx = get_ctx(request)
-    result = await ctx.abngd.call("request.subscriber.disconnect", {"session_id": id})
+    result = await ctx.abngd.call("request.subscriber.disconnect", acting(request, {"session_id": id}))
     ctx.abngd.invalidate()
     return ok(result)
 
@@ -115,5 +117,5 @@ async def change_rate(id: SessionId, body: RateRequest, request: Request) -> Res
         params["rate_down"] = body.rate_down
     if body.rate_up is not None:
         params["rate_up"] = body.rate_up
-    request.state.audit = params
-    return ok(await get_ctx(request).abngd.call("request.subscriber.rate", params))
+    request.state.audit = dict(params)
+    return ok(await get_ctx(request).abngd.call("request.subscriber.rate", acting(request, params)))

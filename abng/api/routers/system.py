@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Body, Query, Request, Response
 
-from abng.api.context import get_ctx
+from abng.api.context import acting, get_ctx
 from abng.api.guard import RoleRouter
 from abng.api.models import (
     Anything,
@@ -66,7 +66,7 @@ async def compare(request: Request) -> Response:
 async def _mutate(request: Request, method: str, params: dict[str, Any]) -> Response:
     request.state.audit = {"rpc": method, **params}
     ctx = get_ctx(request)
-    result = await ctx.abngd.call(method, params)
+    result = await ctx.abngd.call(method, acting(request, dict(params)))
     return ok(result)
 
 
@@ -92,9 +92,6 @@ async def config_commit(request: Request, body: Annotated[CommitRequest | None, 
     params: dict[str, Any] = {"check": req.check}
     if req.comment is not None:
         params["comment"] = req.comment
-    principal = getattr(request.state, "principal", None)
-    if principal is not None:
-        params["user"] = principal.username
     response = await _mutate(request, "config.commit", params)
     await refresh_users(get_ctx(request))  # our own commit: users take effect before we answer
     return response
