@@ -63,8 +63,11 @@ def ensure_columns(db: sqlite3.Connection) -> None:
                 db.execute(f"ALTER TABLE {table} ADD COLUMN {name}")
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps builds one per call
+
+
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":")) if value else "{}"
+    return _ENCODER.encode(value) if value else "{}"
 
 
 def encode(s: Session) -> tuple[Any, ...]:
