@@ -66,7 +66,7 @@ class EthernetFrame:
 
 
 def format_mac(mac: bytes) -> str:
-    return ":".join(f"{b:02x}" for b in mac)
+    return bytes(mac).hex(":")  # "aa:bb:cc:dd:ee:ff", lowercase
 
 
 def parse_mac(text: str) -> bytes:
