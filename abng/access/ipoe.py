@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 Client = tuple[str, str]  # (access interface, mac)
 MAX_PENDING_RESULTS = 65536
+#: the lease is capped from the authorization, a little before activation: its expiry that close
+#: to the Session-Timeout deadline is that deadline (seconds)
+SESSION_TIMEOUT_SLACK = 5.0
 
 
 def tags_to_json(tags: tuple[VlanTag, ...]) -> list[list[int]]:
@@ -125,9 +128,8 @@ class IpoeService:
                 f"dhcp-down-{ev.mac}", self._end((ev.access_interface, ev.mac), TerminateReason.USER_REQUEST)
             )
         elif isinstance(ev, LeaseExpired):
-            spawn(
-                f"dhcp-down-{ev.mac}", self._end((ev.access_interface, ev.mac), TerminateReason.LEASE_EXPIRED)
-            )
+            client = (ev.access_interface, ev.mac)
+            spawn(f"dhcp-down-{ev.mac}", self._end(client, self._expiry_reason(client)))
         elif isinstance(ev, LeaseAborted):
             self.trunk.counters["dhcp_internal_error"] += 1
             spawn(f"dhcp-down-{ev.mac}", self._end((ev.access_interface, ev.mac), TerminateReason.NAS_ERROR))
@@ -154,7 +156,10 @@ class IpoeService:
             self._auth[(ev.access_interface, ev.mac)] = res
             while len(self._auth) > MAX_PENDING_RESULTS:  # OFFERs never REQUESTed: oldest go
                 del self._auth[next(iter(self._auth))]
-        self.server.authorized(ev.key, res.accepted, self.trunk.clock(), ip=res.framed_ip, pool=pool)
+        now = self.trunk.clock()
+        self.server.authorized(ev.key, res.accepted, now, ip=res.framed_ip, pool=pool)
+        if res.accepted and res.session_timeout:  # no lease past the Session-Timeout
+            self.server.limit_lease(ev.mac, ev.access_interface, now + res.session_timeout)
         self.flush()
 
     # ---- sessions -----------------------------------------------------------------------------
@@ -179,6 +184,19 @@ class IpoeService:
         except (SessionError, OSError) as exc:
             log.warning("DHCP session for %s not activated: %s", ev.mac, exc, extra={"session_id": s.id})
             await self.mgr.terminate(s.id, TerminateReason.NAS_ERROR)
+
+    def _expiry_reason(self, client: Client) -> TerminateReason:
+        """A lease that ran out because it was capped at the Session-Timeout is a session_timeout."""
+        sid = self.sessions.get(client)
+        s = self.mgr.find(sid) if sid is not None else None
+        if s is None or not s.session_timeout or s.activated_at is None:
+            return TerminateReason.LEASE_EXPIRED
+        deadline = s.activated_at + s.session_timeout - SESSION_TIMEOUT_SLACK
+        return (
+            TerminateReason.SESSION_TIMEOUT
+            if self.trunk.clock() >= deadline
+            else TerminateReason.LEASE_EXPIRED
+        )
 
     def gateway(self) -> str:
         from abng.access.arp import int_to_ip
@@ -234,6 +252,8 @@ class IpoeService:
                 await self.mgr.terminate(s.id, TerminateReason.LEASE_EXPIRED)
                 continue
             self.sessions[(s.access_interface, s.mac_address)] = s.id
+            if s.session_timeout and s.activated_at is not None:
+                self.server.limit_lease(s.mac_address, s.access_interface, s.activated_at + s.session_timeout)
             path = SubscriberPath(
                 tags_from_json(ad.get("tags")), parse_mac(s.mac_address), Kind.IPOE, 0, s.access_interface
             )

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from abng.aaa import service as aaa_service
 from abng.access import rpc
 from abng.access.demux import Profile
+from abng.access.idle import IdleWatch
 from abng.access.ipoe import IpoeService
 from abng.access.pppoe.service import PppoeService
 from abng.access.service import TrunkService, build_pools
@@ -42,6 +43,7 @@ class AccessApplier:
         self.trunk: TrunkService | None = None
         self.ipoe: IpoeService | None = None
         self.pppoe: PppoeService | None = None
+        self.idle: IdleWatch | None = None
 
     async def start(self) -> None:
         cfg = self.daemon.applied
@@ -52,6 +54,8 @@ class AccessApplier:
         self.aaa.refresh_counters = trunk.refresh_counters
         self.ipoe = IpoeService(trunk)
         self.pppoe = PppoeService(trunk)
+        d = self.daemon
+        self.idle = IdleWatch(d.sessions, d.bus, trunk.datapath, trunk.timers, d.tasks.spawn)
         rpc.install(trunk)
         await trunk.start()
         self.daemon.tasks.spawn("access-restore", self._restore_when_up())
@@ -62,6 +66,8 @@ class AccessApplier:
         self.ipoe.reconfigure(self.daemon.applied)  # the trunk MAC is known now
         await self.ipoe.restore()
         await self.pppoe.restore()
+        if self.idle is not None:  # Idle-Timeout: restored sessions too
+            self.idle.start(self.trunk.clock())
 
     async def apply_config(self, old: Any, new: Any, changes: list[str]) -> None:
         sections = {c.split(".", 1)[0] for c in changes}

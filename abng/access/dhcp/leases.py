@@ -41,6 +41,7 @@ class Binding:
     tags: tuple[VlanTag, ...] = ()
     attrs: Mapping[str, object] = field(default_factory=dict)
     generation: int = 0  # bumped on every deadline change; stale heap entries are skipped
+    not_after: float | None = None  # Session-Timeout: no lease granted past this time
 
     @property
     def access_interface(self) -> str:

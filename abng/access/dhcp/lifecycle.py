@@ -97,7 +97,10 @@ class LifecycleMixin:
         self.counters["tx_nak"] += 1
 
     def _ack(self, msg: DhcpMessage, ctx: RequestContext, binding: Binding, now: float) -> None:
-        binding.expires_at = now + binding.lease_time
+        lease_time = binding.lease_time
+        if binding.not_after is not None:  # the session ends then: the lease must not outlive it
+            lease_time = max(1, min(lease_time, int(binding.not_after - now)))
+        binding.expires_at = now + lease_time
         binding.tags = ctx.tags
         self._arm_binding(binding, binding.expires_at)
         mac, ip, iface = format_mac(binding.mac), int_to_ip(binding.ip), binding.access_interface
@@ -111,7 +114,7 @@ class LifecycleMixin:
                 LeaseGranted(
                     mac=mac,
                     ip=ip,
-                    lease_time=binding.lease_time,
+                    lease_time=lease_time,
                     access_interface=iface,
                     circuit_id=(ra.circuit_id or b"").decode("utf-8", "replace"),
                     remote_id=(ra.remote_id or b"").decode("utf-8", "replace"),
@@ -125,9 +128,9 @@ class LifecycleMixin:
             )
             self.counters["lease_granted"] += 1
         else:
-            self._events.append(LeaseRenewed(mac, ip, binding.lease_time, iface, binding.expires_at))
+            self._events.append(LeaseRenewed(mac, ip, lease_time, iface, binding.expires_at))
             self.counters["lease_renewed"] += 1
-        self._tx.append(make_reply(self.config, msg, ctx, MessageType.ACK, binding.ip, binding.lease_time))
+        self._tx.append(make_reply(self.config, msg, ctx, MessageType.ACK, binding.ip, lease_time))
         self.counters["tx_ack"] += 1
 
     # ------------------------------------------------------------------ DECLINE / RELEASE / INFORM
@@ -274,6 +277,15 @@ class LifecycleMixin:
         )
         self.bindings.add(binding)
         self._arm_binding(binding, expires_at)
+        return True
+
+    def limit_lease(self, mac: str | bytes, access_interface: str, not_after: float | None) -> bool:
+        """Grant the client no lease past ``not_after`` (its Session-Timeout); False if unknown."""
+        chaddr = mac if isinstance(mac, bytes) else parse_mac(mac)
+        binding = self.bindings.get((access_interface, chaddr))
+        if binding is None:
+            return False
+        binding.not_after = not_after
         return True
 
     def remove_lease(self, mac: str | bytes, access_interface: str) -> bool:
