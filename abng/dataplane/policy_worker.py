@@ -123,6 +123,11 @@ class PolicyWorker:
 
     # ---- devices --------------------------------------------------------------------------
     def ifindex(self, name: str) -> int | None:
+        if self.netns is None:  # our own namespace: one ioctl (pyroute2's lookup dumps every link)
+            try:
+                return socket.if_nametoindex(name)
+            except (OSError, ValueError):  # no such device; a name the kernel cannot hold
+                return None
         found = self._ipr.link_lookup(ifname=name)
         return int(found[0]) if found else None
 
