@@ -3,7 +3,8 @@
 * ``AuthorizeRequest`` -> the Authenticator (local and/or RADIUS, User-Name = MAC, NAS-Port-Id =
   Circuit-ID = access interface) -> ``DhcpServer.authorized`` (Framed-IP-Address or a pool).
 * ``LeaseGranted`` -> ``SessionManager.open`` + ``activate`` (type dhcp, username = MAC,
-  gateway, lease_time, AAA attributes) and the subscriber's path in the data path + /32 route.
+  gateway, lease_time, AAA attributes) and the subscriber's path in the data path (the /32
+  route is the policy hook's, abng/dataplane/service.py).
 * ``LeaseRenewed`` -> the session's ``access_data.expires_at`` moves on.
 * ``LeaseReleased`` / ``Declined`` -> ``user_request``; ``LeaseExpired`` -> ``lease_expired``;
   ``LeaseAborted`` (a bug contained by the server) -> ``nas_error``.
@@ -178,8 +179,7 @@ class IpoeService:
         self.sessions[client] = s.id
         path = SubscriberPath(ev.tags, parse_mac(ev.mac), Kind.IPOE, 0, ev.access_interface)
         self.trunk.datapath.add_subscriber(ev.ip, path)
-        try:
-            await self.trunk.add_route(ev.ip)
+        try:  # the /32 route is installed by the policy hook (abng/dataplane/service.py)
             await self.mgr.activate(s.id, **activate_fields(res, ev.ip, self.gateway(), ev.lease_time))
         except (SessionError, OSError) as exc:
             log.warning("DHCP session for %s not activated: %s", ev.mac, exc, extra={"session_id": s.id})
@@ -220,8 +220,7 @@ class IpoeService:
         if path is None or path.kind is not Kind.IPOE or path.access_interface != s.access_interface:
             return
         self.trunk.take_counters(s)
-        self.trunk.datapath.remove_subscriber(s.ip_address)
-        await self.trunk.del_route(s.ip_address)
+        self.trunk.datapath.remove_subscriber(s.ip_address)  # the route goes with the policy hook
 
     async def disconnect(self, session: Session, reason: TerminateReason) -> None:
         """Admin/CoA disconnect, lease expiry, errors: drop the lease and the path (idempotent)."""
@@ -257,8 +256,7 @@ class IpoeService:
             path = SubscriberPath(
                 tags_from_json(ad.get("tags")), parse_mac(s.mac_address), Kind.IPOE, 0, s.access_interface
             )
-            self.trunk.datapath.add_subscriber(s.ip_address, path)
-            await self.trunk.add_route(s.ip_address)
+            self.trunk.datapath.add_subscriber(s.ip_address, path)  # route: the policy service's restore
             self.trunk.aaa.resume_accounting(s)
         self.trunk.timers.set("dhcp", self.server.get_timer(), self.on_timer)
 

@@ -294,8 +294,8 @@ class PolicyService:
         if not s.ip_address or self.dp is None:
             return None
         mtu = None
-        if s.type is SessionType.PPPOE and self.dp.backend == "userspace":
-            mtu = int(self.daemon.applied.pppoe.mtu)
+        if s.type is SessionType.PPPOE and self.dp.backend == "userspace":  # the link's, else pppoe.mtu
+            mtu = int(s.access_data.get("mtu") or self.daemon.applied.pppoe.mtu)
         return Want(s.id, s.ip_address, self.device_of(s), self.shape(s), s.cgnat_bypass, mtu)
 
     def _record(self, s: Session, out: Outcome, *, restored: bool = False) -> int:

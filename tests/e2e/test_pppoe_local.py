@@ -4,6 +4,8 @@ traffic to an upstream host; PADT from either side; keepalive failure; restart w
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,3 +133,28 @@ def test_commit_ac_name_keeps_sessions(topo: Topo) -> None:
         assert [x["id"] for x in pppoe_subs(topo)] == [sid] and c.down_reason is None
         assert c.ping(UPSTREAM_HOST)
         c.padt()
+
+
+def subscriber_routes(topo: Topo, ip: str, *proto: str) -> list[dict]:
+    out = ns_run(topo.bng, "ip", "-j", "route", "show", "table", "main", *proto, f"{ip}/32").stdout
+    return list(json.loads(out or "[]"))
+
+
+def test_one_route_owner_keeps_the_link_mtu(topo: Topo) -> None:
+    """Review gap 4: one /32 per subscriber, installed once (policy, proto 188) with the PPP link's
+    MTU (peer MRU 1400 < pppoe.mtu 1492), read back by show.routes, gone after the session."""
+    c = PppoeClient(topo.cli, topo.cli_if, "alice", "secret1", auth=("pap",))
+    c.cfg = dataclasses.replace(c.cfg, mru=1400)
+    with c.start():
+        up = c.wait_up()
+        s = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["ip_address"] == up.ip], 20, "active")[0]
+        (route,) = topo.wait(lambda: subscriber_routes(topo, up.ip), 10, "route")
+        assert route.get("metrics") == [{"mtu": 1400}]
+        ours = subscriber_routes(topo, up.ip, "proto", "188")  # the policy service's, no other
+        assert [(r["dst"], r.get("metrics")) for r in ours] == [(up.ip, [{"mtu": 1400}])]
+        shown = [r for r in topo.call("show.routes") if r["destination"] == f"{up.ip}/32"]
+        assert [r["session_id"] for r in shown] == [s["id"]]
+        assert c.ping(UPSTREAM_HOST)
+        c.padt()
+        topo.wait(lambda: ended(topo, s["id"]), 20, "session end after PADT")
+    assert topo.wait(lambda: not subscriber_routes(topo, up.ip), 10, "route removed")

@@ -5,8 +5,9 @@ the session manager and the userspace data path (issue 5).
   PPPSession; its LCP/PAP/CHAP/IPCP frames go out as PPPoE session frames on the same tags.
 * ``AuthRequest`` -> the Authenticator (PAP password or CHAP id/challenge/response) ->
   ``auth_result`` with the Framed-IP-Address or an address from the local pool.
-* ``SessionUp`` (IPCP opened) -> the path in the data path, the /32 route (MTU of the link) and
-  ``activate`` (ppp_interface ``ppp<session id>``, the PPP state export in ``access_data``).
+* ``SessionUp`` (IPCP opened) -> the path in the data path and ``activate`` (ppp_interface
+  ``ppp<session id>``, the PPP state export and the link MTU in ``access_data``; the policy hook
+  installs the /32 route with that MTU).
 * ``SessionDown`` -> ``terminate`` with ``user_request`` (peer Terminate/PADT), ``lost_carrier``
   (echo failure) or ``nas_error`` (authentication or negotiation failures); ``LinkFinished`` -> PADT.
 * Admin disconnect (Disconnector): LCP Terminate-Request and PADT at once; Stop via the hooks.
@@ -295,10 +296,15 @@ class PppoeService:
         sub.ip = e.ip
         path = SubscriberPath(sub.tags, sub.ns.peer_mac, Kind.PPPOE, sub.ns.session_id, sub.iface)
         self.trunk.datapath.add_subscriber(e.ip, path)
-        data = {**self.mgr.get(sub.core_id).access_data, "ppp": sub.ppp.export(), "pool": sub.pool}
+        mtu = min(e.peer_mru, self.ppp_cfg.mtu)  # the /32 route's MTU (installed by the policy hook)
+        data = {
+            **self.mgr.get(sub.core_id).access_data,
+            "ppp": sub.ppp.export(),
+            "pool": sub.pool,
+            "mtu": mtu,
+        }
         fields = activate_fields(sub.auth or AuthResult(True), e.ip, self.ppp_cfg.gateway_ip, None)
         try:
-            await self.trunk.add_route(e.ip, mtu=min(e.peer_mru, self.ppp_cfg.mtu))
             await self.mgr.activate(
                 sub.core_id,
                 username=sub.username,
@@ -330,8 +336,7 @@ class PppoeService:
                 s = self.mgr.find(sub.core_id)
                 if s is not None:
                     self.trunk.take_counters(s)
-                self.trunk.datapath.remove_subscriber(sub.ip)
-                self.trunk.daemon.tasks.spawn(f"ppp-route-{sub.core_id}", self.trunk.del_route(sub.ip))
+                self.trunk.datapath.remove_subscriber(sub.ip)  # the route goes with the policy hook
 
     def _end(self, sub: Sub, reason: TerminateReason) -> None:
         if sub.gone:
@@ -390,8 +395,7 @@ class PppoeService:
             if sub.pool in self.trunk.pools:
                 self.trunk.pools[sub.pool].reserve(ip_to_int(s.ip_address), mac)
             path = SubscriberPath(tags, mac, Kind.PPPOE, ns.session_id, s.access_interface)
-            self.trunk.datapath.add_subscriber(s.ip_address, path)
-            await self.trunk.add_route(s.ip_address, mtu=self.ppp_cfg.mtu)
+            self.trunk.datapath.add_subscriber(s.ip_address, path)  # route: the policy service's restore
             self.trunk.aaa.resume_accounting(s)
             self._process(sub, now)
         if self.subs:
