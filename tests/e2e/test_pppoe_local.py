@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from abng.access.pppoe.service import PPP_STATE_REFRESH
 from tests.e2e.pppoe_client import PppoeClient
 from tests.e2e.topology import UPSTREAM_HOST, Topo, topology
 from tests.helpers.netns import ns_run, requires_root
@@ -158,3 +160,43 @@ def test_one_route_owner_keeps_the_link_mtu(topo: Topo) -> None:
         c.padt()
         topo.wait(lambda: ended(topo, s["id"]), 20, "session end after PADT")
     assert topo.wait(lambda: not subscriber_routes(topo, up.ip), 10, "route removed")
+
+
+def saved_ppp(topo: Topo, sid: int) -> dict:
+    """``access_data.ppp`` as the session store holds it on disk (what a restart resumes from)."""
+    assert topo.abngd is not None
+    db = sqlite3.connect(f"file:{topo.abngd.state_dir / 'sessions.db'}?mode=ro", uri=True)
+    try:
+        row = db.execute("SELECT access_data FROM sessions WHERE id = ?", (sid,)).fetchone()
+    finally:
+        db.close()
+    return dict(json.loads(row[0])["ppp"]) if row else {}
+
+
+def test_ppp_state_refreshed_after_up_and_resumed(topo: Topo) -> None:
+    """Review gap 5: the PPP state saved for a restart follows the session (here the LCP echo
+    identifier, moved on by abngd's echo every second), written at most every
+    PPP_STATE_REFRESH seconds; a restart after that resumes with the refreshed state."""
+    with PppoeClient(
+        topo.cli, topo.cli_if, "alice", "secret1", echo_interval=1.0, echo_failure=30
+    ).start() as c:
+        c.wait_up()
+        sid = topo.wait(lambda: [x for x in pppoe_subs(topo) if x["state"] == "active"], 20, "active")[0][
+            "id"
+        ]
+        first = topo.wait(lambda: saved_ppp(topo, sid), 5, "state saved at up")
+        later = topo.wait(
+            lambda: (st := saved_ppp(topo, sid)) and st["echo_id"] != first["echo_id"] and st,
+            PPP_STATE_REFRESH + 10,
+            "state refreshed",
+        )
+        assert later["magic"] == first["magic"] and later["ip"] == first["ip"]
+        topo.stop_abngd()
+        topo.start_abngd(topo.config())
+        seen_rq, seen_rp = c.echo_requests_seen, c.echo_replies_received
+        c.wait(lambda: c.echo_replies_received >= seen_rp + 2, 20, "our echo answered after restart")
+        c.wait(lambda: c.echo_requests_seen >= seen_rq + 2, 20, "abngd's echo resumed")
+        assert c.down_reason is None and not c.terminated
+        assert c.ping(UPSTREAM_HOST)
+        c.padt()
+        topo.wait(lambda: ended(topo, sid), 20, "session end after PADT")

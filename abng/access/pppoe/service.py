@@ -42,7 +42,7 @@ from abng.access.frames import (
 from abng.access.ipoe import activate_fields, tags_from_json, tags_to_json
 from abng.access.pppoe.codec import Code, PPPoEPacket, decode_session, session_frame
 from abng.access.pppoe.discovery import MAX_SESSION_ID, DiscoveryConfig, DiscoveryServer, NewSession
-from abng.core.model import Session, SessionType, TerminateReason
+from abng.core.model import Session, SessionState, SessionType, TerminateReason
 from abng.core.sessions import SessionError
 from abng.dataplane.datapath import Kind, SubscriberPath, ToTun
 from abng.ppp import events as ev
@@ -62,6 +62,10 @@ REASONS = {
     "nas_reboot": TerminateReason.NAS_REBOOT,
 }
 UNKNOWN_PADT_PER_SECOND = 100
+#: the PPP state kept for a restart (``access_data.ppp``: LCP/IPCP identifiers, echo id, magic
+#: numbers) is refreshed at most this often per session, only when it changed, through the
+#: store's write-behind (no write per echo)
+PPP_STATE_REFRESH = 10.0
 
 
 @dataclass(slots=True)
@@ -77,6 +81,8 @@ class Sub:
     ip: str | None = None
     reason: TerminateReason | None = None
     gone: bool = False
+    saved: dict[str, Any] | None = None  # the PPP state last written to access_data.ppp
+    saved_at: float = 0.0
 
 
 def discovery_config(cfg: Any, secret: bytes) -> DiscoveryConfig:
@@ -234,6 +240,8 @@ class PppoeService:
                 self._end(sub, sub.reason or TerminateReason.NAS_ERROR)
             elif isinstance(e, ev.EchoTimeout):
                 self.counters["ppp_echo_timeout"] += 1
+        if sub.saved is not None and not sub.gone and now - sub.saved_at >= PPP_STATE_REFRESH:
+            self._save_ppp(sub, now)
         key = ("ppp", sub.ns.session_id)
         if sub.gone:
             self.trunk.timers.cancel(key)
@@ -241,6 +249,19 @@ class PppoeService:
             self.trunk.timers.set(
                 key, sub.ppp.next_deadline(), lambda t: self._run(sub, t, sub.ppp.handle_timer, t)
             )
+
+    def _save_ppp(self, sub: Sub, now: float) -> None:
+        """Refresh ``access_data.ppp`` if the PPP state moved on since it was last written."""
+        sub.saved_at = now
+        if not sub.ppp.is_up:
+            return
+        state = sub.ppp.export()
+        s = self.mgr.find(sub.core_id)
+        if state == sub.saved or s is None or s.state is not SessionState.ACTIVE:
+            return
+        sub.saved = state
+        self.mgr.update(sub.core_id, access_data={**s.access_data, "ppp": state})
+        self.counters["ppp_state_saved"] += 1
 
     # ---- AAA and activation -----------------------------------------------------------------------
     async def _authenticate(self, sub: Sub, e: ev.AuthRequest) -> None:
@@ -312,6 +333,7 @@ class PppoeService:
                 access_data=data,
                 **fields,
             )
+            sub.saved, sub.saved_at = data["ppp"], self.trunk.clock()
         except (SessionError, OSError) as exc:
             log.warning("PPPoE session not activated: %s", exc, extra={"session_id": sub.core_id})
             if not sub.gone:
@@ -390,6 +412,8 @@ class PppoeService:
                 username=s.username,
                 pool=ad.get("pool"),
                 ip=s.ip_address,
+                saved=ad["ppp"],
+                saved_at=now,
             )
             self.subs[ns.session_id], self.by_core[s.id] = sub, ns.session_id
             if sub.pool in self.trunk.pools:
