@@ -285,3 +285,35 @@ async def test_deadlines_move_and_cancel(tmp_path: Path) -> None:
     assert all(h.reason is TerminateReason.LEASE_EXPIRED for h in mgr.history)
     assert mgr.get(cancelled.id).state is SessionState.ACTIVE
     store.close()
+
+
+async def test_session_timeout_enforced_after_restart(tmp_path: Path) -> None:
+    """A restored session keeps its Session-Timeout from activation, and a deadline passed
+    while abngd was down ends it at start-up, through the disconnector (LCP Terminate + PADT)."""
+    mgr, store, _ = make(tmp_path)
+    s = mgr.open(SessionType.PPPOE, "t", "02:00:00:00:00:01", "trunk0.1")
+    late = mgr.open(SessionType.PPPOE, "u", "02:00:00:00:00:02", "trunk0.2")
+    await mgr.activate(s.id, ip_address="100.64.0.1", session_timeout=1)
+    await mgr.activate(late.id, ip_address="100.64.0.2", session_timeout=3600)
+    late.activated_at = int(mgr.clock()) - 3601  # its deadline passed while abngd was down
+    store.mark(late)
+    await store.flush()
+    store.close()
+
+    mgr2, store2, _ = make(tmp_path)
+    padt = Padt()
+    mgr2.register_disconnector(SessionType.PPPOE, padt)
+    down = asyncio.Event()
+    mgr2.bus.subscribe(lambda e: down.set() if len(mgr2.history) >= 2 else None, frozenset({"session_down"}))
+    await mgr2.finish_restore()
+    await asyncio.wait_for(down.wait(), 10)
+    assert sorted(padt.sent) == [
+        (s.id, TerminateReason.SESSION_TIMEOUT),
+        (late.id, TerminateReason.SESSION_TIMEOUT),
+    ]
+    assert {h.id: h.reason for h in mgr2.history if h.id in (s.id, late.id)} == {
+        s.id: TerminateReason.SESSION_TIMEOUT,
+        late.id: TerminateReason.SESSION_TIMEOUT,
+    }
+    await store2.flush()
+    store2.close()
