@@ -475,3 +475,24 @@ def test_nak_rate_limited_per_mac() -> None:
             client_frame(MessageType.REQUEST, requested=ip("10.99.0.120"), server_id=GW), IFACE, 0.0
         )
     assert len(server.transmits()) == 3 and server.counters["drop_nak_rate"] == 7
+
+
+def test_limit_lease_caps_every_ack_at_the_session_timeout() -> None:
+    """Review gap 1: no lease is granted past ``not_after`` (the session's Session-Timeout)."""
+    server = make_server()  # lease_time 3600
+    server.handle_frame(client_frame(MessageType.DISCOVER), IFACE, 0.0)
+    ev = one(server.events(), AuthorizeRequest)
+    assert isinstance(ev, AuthorizeRequest) and server.authorized(ev.key, True, 0.0)
+    assert server.limit_lease(CLIENT, IFACE, 1000.0)
+    assert not server.limit_lease(bytes(6), IFACE, 1000.0)  # unknown client
+    offer = reply(one(server.transmits(), Transmit))  # type: ignore[arg-type]
+    server.handle_frame(client_frame(MessageType.REQUEST, requested=offer.yiaddr, server_id=GW), IFACE, 0.0)
+    ack = reply(one(server.transmits(), Transmit))  # type: ignore[arg-type]
+    assert int.from_bytes(ack.options[Opt.LEASE_TIME], "big") == 1000
+    granted = one(server.events(), LeaseGranted)
+    assert isinstance(granted, LeaseGranted) and granted.lease_time == 1000 and granted.expires_at == 1000.0
+    server.handle_frame(client_frame(MessageType.REQUEST, ciaddr=ack.yiaddr, dst_ip=GW), IFACE, 600.0)
+    renew = reply(one(server.transmits(), Transmit))  # type: ignore[arg-type]
+    assert int.from_bytes(renew.options[Opt.LEASE_TIME], "big") == 400
+    assert server.events() == [LeaseRenewed("2e:a6:41:3a:ea:23", "10.99.0.100", 400, IFACE, 1000.0)]
+    assert server.get_timer() == 1000.0
