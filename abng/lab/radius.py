@@ -5,12 +5,14 @@ A copy of /etc/freeradius/3.0 without eap and inner-tunnel, a small virtual serv
 accounting to a detail file, Message-Authenticator in every reply (DECISIONS.md D22), abng's
 ``dictionary.athena`` included.  Users: the lab's PPPoE users (``sub<N>@lab``) and, for DHCP
 (User-Name and User-Password = the MAC, reference §6.2), every MAC of the lab's prefix.
+:func:`write_raddb` is the general form, also used by the tests' fixture (tests/helpers/freeradius.py).
 """
 
 from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from abng.aaa.dictionary import PACKAGE_DIR
@@ -50,21 +52,20 @@ server default {
         acct_unique
     }
     accounting {
+        %(acct_ma)s
         detail
         ok
     }
     post-auth {
-        update reply {
-            Message-Authenticator := 0x00
-        }
+        %(ma)s
         Post-Auth-Type REJECT {
-            update reply {
-                Message-Authenticator := 0x00
-            }
+            %(ma)s
         }
     }
 }
 """
+
+_MA = "update reply {\n            Message-Authenticator := 0x00\n        }"
 
 _DEFAULT_USERS = (("user1@lab", "pass1"), ("user2@lab", "pass2"), ("user3@lab", "pass3"))
 
@@ -79,8 +80,24 @@ def users_file(pppoe_users: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def prepare(root: Path, pppoe_users: int, auth_port: int = AUTH_PORT, acct_port: int = ACCT_PORT) -> Path:
-    """Write the server's config under ``root``; returns the raddb directory."""
+def write_raddb(
+    root: Path,
+    users: str,
+    auth_port: int,
+    acct_port: int,
+    *,
+    extra_clients: Sequence[tuple[str, str]] = (),
+    message_authenticator: bool = True,
+    acct_message_authenticator: bool = False,
+    detail_file: Path | None = None,
+) -> Path:
+    """Write a FreeRADIUS config under ``root`` (``raddb``, ``log``, ``run``); returns the raddb directory.
+
+    ``users`` is the ``files`` module's authorize text; ``extra_clients`` are (address, secret)
+    pairs appended to clients.conf; accounting goes to ``detail_file`` (default ``root/detail``).
+    ``message_authenticator`` adds a Message-Authenticator to every Access reply (D22),
+    ``acct_message_authenticator`` to Accounting-Responses too.
+    """
     raddb, logdir, rundir = root / "raddb", root / "log", root / "run"
     if raddb.exists():
         shutil.rmtree(raddb)
@@ -97,14 +114,26 @@ def prepare(root: Path, pppoe_users: int, auth_port: int = AUTH_PORT, acct_port:
     (raddb / "radiusd.conf").write_text(conf)
     (raddb / "mods-enabled" / "detail").unlink()
     (raddb / "mods-enabled" / "detail").write_text(
-        f"detail {{\n  filename = {root / 'detail'}\n  escape_filenames = no\n"
+        f"detail {{\n  filename = {detail_file or root / 'detail'}\n  escape_filenames = no\n"
         '  permissions = 0600\n  header = "%t"\n}\n'
     )
-    (raddb / "sites-enabled" / "default").write_text(_SITE % {"auth": auth_port, "acct": acct_port})
+    ma = _MA if message_authenticator else ""
+    acct_ma = _MA if acct_message_authenticator else ""
+    site = _SITE % {"auth": auth_port, "acct": acct_port, "ma": ma, "acct_ma": acct_ma}
+    (raddb / "sites-enabled" / "default").write_text(site)
     with (raddb / "dictionary").open("a") as f:
         f.write(f"\n$INCLUDE {PACKAGE_DIR / 'dictionary.athena'}\n")
-    (raddb / "mods-config" / "files" / "authorize").write_text(users_file(pppoe_users))
+    if extra_clients:
+        with (raddb / "clients.conf").open("a") as f:
+            for i, (addr, secret) in enumerate(extra_clients):
+                f.write(f"\nclient extra{i} {{\n  ipaddr = {addr}\n  secret = {secret}\n}}\n")
+    (raddb / "mods-config" / "files" / "authorize").write_text(users)
     return raddb
+
+
+def prepare(root: Path, pppoe_users: int, auth_port: int = AUTH_PORT, acct_port: int = ACCT_PORT) -> Path:
+    """The lab's server config under ``root``; returns the raddb directory."""
+    return write_raddb(root, users_file(pppoe_users), auth_port, acct_port)
 
 
 def command(raddb: Path) -> list[str]:

@@ -24,7 +24,8 @@ from typing import Any
 
 import yaml
 
-from tests.helpers.daemon import REPO, AbngdHandle, _connectable
+from abng.lab.procs import unix_connectable
+from tests.helpers.daemon import REPO, AbngdHandle
 from tests.helpers.netns import (
     netns,
     ns_addr,
@@ -109,7 +110,7 @@ class Topo:
         handle = AbngdHandle(run / "abngd.sock", etc, run, var, proc, log_path)
         deadline = time.monotonic() + timeout
         while (
-            not _connectable(handle.socket_path)
+            not unix_connectable(handle.socket_path)
             or f"subscriber trunk {self.trunk} open" not in handle.log()[offset:]
         ):
             if proc.poll() is not None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -31,6 +30,7 @@ import yaml
 from abng.core.model import Session, SessionState, SessionType
 from abng.core.rpcclient import SyncRpcClient
 from abng.core.store import SessionStore
+from abng.lab.procs import unix_connectable
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,17 +107,6 @@ def seed_sessions(state_dir: Path, sessions: Iterable[Session], history: Iterabl
         store.close()
 
 
-def _connectable(path: Path) -> bool:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(str(path))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
 def start_abngd(
     config_dir: Path,
     run_dir: Path,
@@ -139,7 +128,7 @@ def start_abngd(
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=full_env, cwd=REPO)
     handle = AbngdHandle(sock, config_dir, run_dir, state_dir, proc, log_path)
     deadline = time.monotonic() + timeout
-    while not _connectable(sock):
+    while not unix_connectable(sock):
         if proc.poll() is not None:
             raise RuntimeError(f"abngd exited with {proc.returncode}:\n{handle.log()[-4000:]}")
         if time.monotonic() > deadline:

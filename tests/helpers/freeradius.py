@@ -9,8 +9,9 @@ Usage::
         srv.auth_port, srv.acct_port, srv.secret  # "testing123"
         srv.detail_records()                      # accounting records written so far
 
-The server's configuration is a copy of /etc/freeradius/3.0 (eap and inner-tunnel removed) with a
-small virtual server: ``authorize { preprocess chap files pap }``, PAP and CHAP,
+The server's configuration, written by ``abng.lab.radius.write_raddb``, is a copy of
+/etc/freeradius/3.0 (eap and inner-tunnel removed) with a small virtual server:
+``authorize { preprocess chap files pap }``, PAP and CHAP,
 ``accounting { detail }`` into one detail file, and abng's ``dictionary.athena`` included so
 that users may carry Athena VSAs.  Replies carry a Message-Authenticator (DECISIONS.md D22;
 ``message_authenticator=False`` turns that off; ``acct_message_authenticator=True`` adds one to
@@ -23,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -33,55 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from abng.aaa.dictionary import PACKAGE_DIR
+from abng.lab.radius import write_raddb
 
-SOURCE = Path("/etc/freeradius/3.0")
 SECRET = "testing123"
-
-_SITE = """
-server default {
-    listen {
-        type = auth
-        ipaddr = 127.0.0.1
-        port = %(auth_port)d
-    }
-    listen {
-        type = acct
-        ipaddr = 127.0.0.1
-        port = %(acct_port)d
-    }
-    authorize {
-        preprocess
-        chap
-        files
-        pap
-    }
-    authenticate {
-        Auth-Type PAP {
-            pap
-        }
-        Auth-Type CHAP {
-            chap
-        }
-    }
-    preacct {
-        preprocess
-        acct_unique
-    }
-    accounting {
-        %(acct_ma)s
-        detail
-        ok
-    }
-    post-auth {
-        %(ma)s
-        Post-Auth-Type REJECT {
-            %(ma)s
-        }
-    }
-}
-"""
-
-_MA = "update reply {\n            Message-Authenticator := 0x00\n        }"
 
 
 def free_udp_port() -> int:
@@ -126,47 +80,6 @@ class FreeRadius:
                 self.process.wait(timeout=5)
 
 
-def _prepare(
-    root: Path,
-    users: str,
-    auth_port: int,
-    acct_port: int,
-    extra_clients: Sequence[tuple[str, str]],
-    message_authenticator: bool,
-    acct_message_authenticator: bool = False,
-) -> tuple[Path, Path, Path]:
-    raddb = root / "raddb"
-    logdir, rundir = root / "log", root / "run"
-    logdir.mkdir(parents=True, exist_ok=True)
-    rundir.mkdir(parents=True, exist_ok=True)
-    shutil.copytree(SOURCE, raddb, symlinks=True)
-    for p in ("mods-enabled/eap", "sites-enabled/inner-tunnel", "sites-enabled/default"):
-        (raddb / p).unlink(missing_ok=True)
-    conf = (raddb / "radiusd.conf").read_text()
-    conf = re.sub(r"(?m)^(\s*)(user|group) = ", r"\1#\2 = ", conf)
-    conf = re.sub(r"(?m)^logdir = .*$", f"logdir = {logdir}", conf)
-    conf = re.sub(r"(?m)^run_dir = .*$", f"run_dir = {rundir}", conf)
-    conf = re.sub(r"(?m)^raddbdir = .*$", f"raddbdir = {raddb}", conf)
-    (raddb / "radiusd.conf").write_text(conf)
-    detail_file = root / "detail"
-    (raddb / "mods-enabled" / "detail").unlink()
-    (raddb / "mods-enabled" / "detail").write_text(
-        f"detail {{\n  filename = {detail_file}\n  escape_filenames = no\n"
-        '  permissions = 0600\n  header = "%t"\n}\n'
-    )
-    ma = _MA if message_authenticator else ""
-    acct_ma = _MA if acct_message_authenticator else ""
-    site = _SITE % {"auth_port": auth_port, "acct_port": acct_port, "ma": ma, "acct_ma": acct_ma}
-    (raddb / "sites-enabled" / "default").write_text(site)
-    with (raddb / "dictionary").open("a") as f:
-        f.write(f"\n$INCLUDE {PACKAGE_DIR / 'dictionary.athena'}\n")
-    with (raddb / "clients.conf").open("a") as f:
-        for i, (addr, secret) in enumerate(extra_clients):
-            f.write(f"\nclient extra{i} {{\n  ipaddr = {addr}\n  secret = {secret}\n}}\n")
-    (raddb / "mods-config" / "files" / "authorize").write_text(users)
-    return raddb, detail_file, logdir / "freeradius.out"
-
-
 @contextlib.contextmanager
 def freeradius_server(
     tmp_path: Path,
@@ -182,8 +95,16 @@ def freeradius_server(
     auth_port = auth_port or free_udp_port()
     acct_port = acct_port or free_udp_port()
     root = tmp_path / name
-    raddb, detail_file, log_file = _prepare(
-        root, users, auth_port, acct_port, extra_clients, message_authenticator, acct_message_authenticator
+    detail_file, log_file = root / "detail", root / "log" / "freeradius.out"
+    raddb = write_raddb(
+        root,
+        users,
+        auth_port,
+        acct_port,
+        extra_clients=extra_clients,
+        message_authenticator=message_authenticator,
+        acct_message_authenticator=acct_message_authenticator,
+        detail_file=detail_file,
     )
     log = log_file.open("wb")
     proc = subprocess.Popen(

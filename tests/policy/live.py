@@ -18,22 +18,12 @@ from typing import Any
 import yaml
 
 from abng.core.model import Session
+from abng.lab.procs import unix_connectable
 from tests.helpers.daemon import AbngdHandle, seed_sessions
 from tests.helpers.freeradius import radclient_dictdir
 
 REPO = Path(__file__).resolve().parents[2]
 SECRET = "testing123"
-
-
-def _connectable(path: Path) -> bool:
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        s.connect(str(path))
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
 
 
 def write_config(base: Path, config: dict[str, Any]) -> None:
@@ -59,7 +49,7 @@ def start_in_ns(
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=log, env=env, cwd=REPO)
     handle = AbngdHandle(run / "abngd.sock", etc, run, var, proc, log_path)
     deadline = time.monotonic() + timeout
-    while not _connectable(handle.socket_path):
+    while not unix_connectable(handle.socket_path):
         if proc.poll() is not None:
             raise RuntimeError(f"abngd exited with {proc.returncode}:\n{handle.log()[-4000:]}")
         if time.monotonic() > deadline:
