@@ -20,6 +20,8 @@ tags; when it is longer than IFNAMSIZ (15) the kernel name is `kernel_ifname(log
 deterministic hash-suffixed name, kept beside the logical one.
 
 With the demux disabled the trunk itself is the only access interface (untagged subscribers).
+With `untagged` set (demux.untagged) the trunk is also the access interface of untagged frames
+while the demux is enabled, so one trunk serves untagged and tagged subscribers together.
 """
 
 from __future__ import annotations
@@ -202,6 +204,7 @@ class Demux:
     trunk: str
     profiles: Sequence[Profile] = ()
     enabled: bool = True
+    untagged: bool = False
     services_when_disabled: tuple[str, ...] = DEFAULT_SERVICES
     counters: Counter[str] = field(default_factory=Counter)
     _ifaces: dict[tuple[int, ...], _Entry] = field(default_factory=dict)
@@ -215,7 +218,7 @@ class Demux:
     @classmethod
     def from_config(cls, trunk: str, cfg: DemuxConfig) -> Demux:
         profiles = [Profile.from_config(cfg.resolved(p)) for p in cfg.profiles]
-        return cls(trunk=trunk, profiles=profiles, enabled=cfg.enabled)
+        return cls(trunk=trunk, profiles=profiles, enabled=cfg.enabled, untagged=cfg.untagged)
 
     @property
     def trunk_interface(self) -> AccessInterface:
@@ -226,7 +229,7 @@ class Demux:
         if not self.enabled:
             return self.trunk_interface if not tags else self._drop("tagged_demux_disabled")
         if not tags:
-            return self._drop("untagged")
+            return self.trunk_interface if self.untagged else self._drop("untagged")
         vids = tuple(t.vid for t in tags)
         entry = self._ifaces.get(vids)
         if entry is not None:
@@ -284,7 +287,7 @@ class Demux:
         return out
 
     def lookup(self, name: str) -> AccessInterface | None:
-        if not self.enabled:
+        if not self.enabled or (self.untagged and name == self.trunk):
             return self.trunk_interface if name == self.trunk else None
         vids = self._by_name.get(name)
         return self._ifaces[vids].iface if vids is not None else None
@@ -355,10 +358,13 @@ class Demux:
             )
         return rows
 
-    def reconfigure(self, profiles: Iterable[Profile], enabled: bool) -> list[AccessInterface]:
+    def reconfigure(
+        self, profiles: Iterable[Profile], enabled: bool, untagged: bool = False
+    ) -> list[AccessInterface]:
         """New profiles: interfaces no profile matches any more are removed and returned."""
         self.profiles = list(profiles)
         self.enabled = enabled
+        self.untagged = untagged
         self._buckets.clear()
         self._candidates.clear()
         gone = [

@@ -81,7 +81,7 @@ class AccessApplier:
                 self.trunk.pools.setdefault(name, pool)
         if "demux" in sections:
             profiles = [Profile.from_config(new.demux.resolved(p)) for p in new.demux.profiles]
-            for iface in self.trunk.demux.reconfigure(profiles, new.demux.enabled):
+            for iface in self.trunk.demux.reconfigure(profiles, new.demux.enabled, new.demux.untagged):
                 log.info("access interface %s removed by the new demux profiles", iface.name)
         if sections & {"dhcp", "aaa", "system"} and self.ipoe is not None:
             self.ipoe.reconfigure(new)

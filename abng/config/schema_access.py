@@ -89,6 +89,11 @@ class DemuxProfile(Section):
 
 class Demux(Section):
     enabled: bool = field(False, description="Create subscriber VLAN interfaces on demand")
+    untagged: bool = field(
+        False,
+        description="With the demux enabled, also serve untagged frames on the trunk itself "
+        "(untagged and tagged subscribers on one trunk); otherwise they are dropped",
+    )
     max_interfaces: int = field(50_000, ge=1, le=1_000_000, description="Default cap on dynamic interfaces")
     creation_rate_limit: int = field(100, ge=1, le=100_000, description="Default creations per second")
     idle_timeout: int = field(3600, ge=60, le=31_536_000, description="Default idle removal time, seconds")

@@ -187,3 +187,28 @@ def test_from_config_resolves_top_level_defaults() -> None:
 @pytest.mark.parametrize("vids", [(), (111,), (111, 500), (111, 500, 100, 1)])
 def test_profile_depth_must_match_exactly(vids: tuple[int, ...]) -> None:
     assert not TRIPLE.matches(vids)
+
+
+def test_untagged_frames_use_the_trunk_beside_tagged_profiles() -> None:
+    cfg = DemuxConfig.model_validate(
+        {
+            "enabled": True,
+            "untagged": True,
+            "profiles": [
+                {"name": "biz", "trunk_interface": "eth1", "stag_range": "200-299", "require_packets": 1}
+            ],
+        }
+    )
+    d = Demux.from_config("eth1", cfg)
+    trunk = d.classify((), 0.0)
+    assert isinstance(trunk, AccessInterface) and trunk.name == "eth1" and trunk.tags == ()
+    assert d.lookup("eth1") == trunk
+    tagged = d.classify(tags(250), 0.0)
+    assert isinstance(tagged, AccessInterface) and tagged.name == "eth1.250"
+    assert d.lookup("eth1.250") == tagged
+    assert d.classify(tags(300), 0.0) == Drop("unknown_vlan")
+    # a config commit turns it off without removing the tagged interface
+    assert d.reconfigure(d.profiles, enabled=True, untagged=False) == []
+    assert d.classify((), 1.0) == Drop("untagged") and d.lookup("eth1") is None
+    assert d.lookup("eth1.250") == tagged
+    assert Demux.from_config("eth1", DemuxConfig.model_validate({"enabled": True})).untagged is False
