@@ -47,8 +47,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-#: ``access_data`` key: directions ("down", "up") whose rate is ``qos.default_*`` (not the session's own)
+#: ``access_data`` key: directions ("down", "up") whose rate is ``qos.default_*`` (not the session's own),
+#: and OVERHEAD when the overhead profile is ``qos.default_overhead_profile``
 DEFAULTS_KEY = "qos_defaults"
+OVERHEAD = "overhead"
 #: the access layer's TUN device (abng/access/service.py TUN_NAME): the userspace shaping device
 DEFAULT_DEVICE = "abng0"
 WATCH_INTERVAL = 1.0
@@ -241,7 +243,8 @@ class PolicyService:
         up = default_up if "up" in marked or s.rate_up is None else s.rate_up
         if down is None and up is None:
             return None
-        name = s.overhead_profile or q.default_overhead_profile
+        own = s.overhead_profile if OVERHEAD not in marked else None
+        name = own or q.default_overhead_profile
         prof = q.overhead_profiles.get(name)
         if prof is None:
             self.stats["unknown_overhead_profile"] += 1
@@ -266,19 +269,23 @@ class PolicyService:
         of its own (RADIUS, local AAA, CoA, REST) carries ``qos.default_*`` while QoS is on and
         null while it is off; such directions are listed in ``access_data[DEFAULTS_KEY]`` so a
         later qos commit moves them with the defaults.  ``explicit``: a rate change happened,
-        a direction whose rate no longer equals the default has become the session's own."""
-        enabled = bool(self.daemon.applied.qos.enabled)
-        defaults = dict(zip(("down", "up"), self.defaults(), strict=True))
+        a direction whose rate no longer equals the default has become the session's own.
+        The overhead profile likewise: ``qos.default_overhead_profile`` (null with QoS off) when
+        the session has none of its own."""
+        q = self.daemon.applied.qos
+        enabled = bool(q.enabled)
+        defaults: dict[str, Any] = dict(zip(("down", "up"), self.defaults(), strict=True))
+        defaults[OVERHEAD] = q.default_overhead_profile if enabled else None
         marked = list(s.access_data.get(DEFAULTS_KEY, ()))
         fields: dict[str, Any] = {}
-        for d in ("down", "up"):
-            rate = getattr(s, f"rate_{d}")
-            if d in marked and explicit and rate is not None and rate != defaults[d]:
-                marked.remove(d)  # changed by CoA / REST / CLI: its own rate from now on
-            elif d not in marked and rate is None and enabled and defaults[d] is not None:
+        for d, attr in (("down", "rate_down"), ("up", "rate_up"), (OVERHEAD, "overhead_profile")):
+            value = getattr(s, attr)
+            if d in marked and explicit and value is not None and value != defaults[d]:
+                marked.remove(d)  # changed by CoA / REST / CLI: its own value from now on
+            elif d not in marked and value is None and enabled and defaults[d] is not None:
                 marked.append(d)
-            if d in marked and rate != defaults[d]:
-                fields[f"rate_{d}"] = defaults[d]
+            if d in marked and value != defaults[d]:
+                fields[attr] = defaults[d]
         if marked != list(s.access_data.get(DEFAULTS_KEY, ())):
             fields["access_data"] = {**s.access_data, DEFAULTS_KEY: marked}
         if fields:

@@ -191,3 +191,22 @@ async def test_session_records_show_the_default_rates_applied(env: Env) -> None:
     assert (c.rate_down, c.rate_up) == (None, None)
     await env.commit(("qos enabled", True))
     assert (c.rate_down, c.rate_up) == (60_000_000, 20_000_000)
+
+
+async def test_session_records_show_the_default_overhead_profile_applied(env: Env) -> None:
+    """A session without an overhead profile of its own shows qos.default_overhead_profile (null
+    with QoS off) and follows its commits; one with its own profile keeps it."""
+    default = env.daemon.applied.qos.default_overhead_profile
+    a = await env.up(1, "100.64.0.70")
+    b = await env.up(2, "100.64.0.71", overhead_profile="ipoe_ethernet")
+    assert (a.overhead_profile, b.overhead_profile) == (default, "ipoe_ethernet")
+    assert a.to_rest_detail()["overhead_profile"] == a.to_rpc()["overhead_profile"] == default
+    (row,) = [r for r in await env.rpc("show.qos") if r["session_id"] == a.id]
+    assert row["overhead_profile"] == a.overhead_profile
+    other = "pppoe_qinq" if default != "pppoe_qinq" else "ipoe_ethernet"
+    await env.commit(("qos default_overhead_profile", other))
+    assert (a.overhead_profile, b.overhead_profile) == (other, "ipoe_ethernet")
+    await env.commit(("qos enabled", False))
+    assert (a.overhead_profile, b.overhead_profile) == (None, "ipoe_ethernet")
+    await env.commit(("qos enabled", True))
+    assert a.overhead_profile == other
