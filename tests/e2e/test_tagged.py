@@ -1,4 +1,5 @@
-"""802.1Q and QinQ subscribers through the demux (a small scapy DHCP client on a raw socket), and
+"""802.1Q and QinQ subscribers through the demux (a small scapy DHCP client on a raw socket), an
+untagged busybox udhcpc on the same trunk (``demux.untagged``), and
 bad input against the live daemon: truncated, oversized and mis-tagged frames, DHCP from unknown
 VLANs, floods of DISCOVERs and PADIs.  Counted, and every existing session survives."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from scapy.layers.dhcp import BOOTP, DHCP
@@ -17,13 +19,15 @@ from scapy.layers.ppp import PPPoED, PPPoED_Tags, PPPoETag
 from abng.access.frames import VlanTag
 from abng.access.packetio import PacketIO
 from tests.e2e.pppoe_client import PppoeClient
+from tests.e2e.test_dhcp_local import UDHCPC_SCRIPT, lines, script
 from tests.e2e.topology import UPSTREAM_HOST, Topo, topology
-from tests.helpers.netns import in_netns, requires_root
+from tests.helpers.netns import NsProcess, in_netns, link_mac, ns_run, requires_root
 
 pytestmark = requires_root
 
 DEMUX = {
     "enabled": True,
+    "untagged": True,
     "profiles": [
         {"name": "qinq", "trunk_interface": "TRUNK", "stag_range": "100-199", "ctag_range": "1-4094",
          "stag_protocol": "802.1ad"},
@@ -200,3 +204,32 @@ def test_disconnect_interface_ends_only_that_interface(topo: Topo) -> None:
     assert f"{topo.trunk}.270" not in left and f"{topo.trunk}.170.9" in left
     hist = topo.call("subscribers.history", {"limit": 10})
     assert next(h for h in hist if h["id"] == res["disconnected"][0])["reason"] == "admin_reset"
+
+
+def test_untagged_udhcpc_beside_a_tagged_client(topo: Topo, tmp_path: Path) -> None:
+    """demux.untagged: one trunk serves an untagged udhcpc and a tagged client together."""
+    io: PacketIO = topo.extra["io"]
+    log = tmp_path / "udhcpc.log"
+    sc = script(tmp_path / "udhcpc.sh", UDHCPC_SCRIPT, log)
+    mac = link_mac(topo.cli, topo.cli_if)
+    argv = ["busybox", "udhcpc", "-i", topo.cli_if, "-f", "-s", str(sc), "-t", "5", "-T", "1", "-A", "1"]
+    try:
+        with NsProcess(topo.cli, argv, log_dir=tmp_path):
+            topo.wait(lambda: any(x.startswith("bound") for x in lines(log)), 15, "udhcpc bound")
+            ip, _ = dora(io, "02:00:00:00:06:01", [(0x8100, 280)])
+            subs = topo.wait(
+                lambda: (
+                    {s["mac_address"]: s for s in topo.subscribers(type="dhcp")}
+                    if {mac, "02:00:00:00:06:01"} <= {s["mac_address"] for s in topo.subscribers(type="dhcp")}
+                    else None
+                ),
+                20,
+                "both sessions active",
+            )
+            bound = next(x for x in lines(log) if x.startswith("bound"))
+            assert subs[mac]["interface"] == topo.trunk
+            assert subs[mac]["ip_address"] == bound.split("ip=")[1].split()[0]
+            assert subs["02:00:00:00:06:01"]["interface"] == f"{topo.trunk}.280"
+            assert subs["02:00:00:00:06:01"]["ip_address"] == ip
+    finally:
+        ns_run(topo.cli, "ip", "addr", "flush", "dev", topo.cli_if)
