@@ -49,7 +49,7 @@ def test_schemathesis(tmp_path: Path) -> None:
             "--seed",
             "7",
             "--workers",
-            "2",
+            "1",  # CPython 3.11 ast is not thread-safe: with 2 workers schemathesis itself crashed once
             "--phases",
             "examples,coverage,fuzzing",
             "--warnings",

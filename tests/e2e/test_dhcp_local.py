@@ -9,6 +9,7 @@ import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -48,6 +49,17 @@ def script(path: Path, body: str, log: Path) -> Path:
     path.write_text(body.format(log=log))
     path.chmod(0o755)
     return path
+
+
+def ended_session(topo: Topo, sid: int) -> dict[str, Any]:
+    """The session's history entry.  A session stops being "active" as soon as it starts
+    terminating, while its session_down hooks still run: wait until it reaches the history."""
+    found: dict[str, Any] = topo.wait(
+        lambda: next((h for h in topo.call("subscribers.history", {"limit": 20}) if h["id"] == sid), None),
+        10,
+        f"session {sid} in the history",
+    )
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +121,7 @@ def test_udhcpc_obtain_renew_ping_release(topo: Topo, tmp_path: Path) -> None:
         topo.wait(
             lambda: not [x for x in topo.subscribers(type="dhcp") if x["mac_address"] == mac], 10, "release"
         )
-    hist = topo.call("subscribers.history", {"limit": 20})
-    ended = next(h for h in hist if h["id"] == s["id"])
+    ended = ended_session(topo, s["id"])
     assert ended["reason"] == "user_request"
     assert ended["bytes_in"] > 0 and ended["bytes_out"] > 0  # the pings were counted
 
@@ -141,8 +152,7 @@ def test_dhclient_obtain_renew_release(topo: Topo, tmp_path: Path) -> None:
     topo.wait(
         lambda: not [x for x in topo.subscribers(type="dhcp") if x["mac_address"] == mac], 10, "release"
     )
-    hist = topo.call("subscribers.history", {"limit": 20})
-    assert next(h for h in hist if h["id"] == first[0]["id"])["reason"] == "user_request"
+    assert ended_session(topo, first[0]["id"])["reason"] == "user_request"
 
 
 def test_admin_disconnect_and_restart(topo: Topo, tmp_path: Path) -> None:

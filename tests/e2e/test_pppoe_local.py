@@ -170,7 +170,8 @@ def saved_ppp(topo: Topo, sid: int) -> dict:
         row = db.execute("SELECT access_data FROM sessions WHERE id = ?", (sid,)).fetchone()
     finally:
         db.close()
-    return dict(json.loads(row[0])["ppp"]) if row else {}
+    # the row is written at open, before the PPP state exists: no state yet reads as {}
+    return dict(json.loads(row[0]).get("ppp") or {}) if row else {}
 
 
 def test_ppp_state_refreshed_after_up_and_resumed(topo: Topo) -> None:
