@@ -34,6 +34,8 @@ from types import TracebackType
 
 import pytest
 
+from abng.lab.topology import in_netns, kill_pid, ns_pids
+
 IFNAMSIZ = 15
 
 
@@ -57,28 +59,6 @@ def ns_run(
 ) -> subprocess.CompletedProcess[str]:
     """Run a command inside namespace `ns` (`ip netns exec`)."""
     return run("ip", "netns", "exec", ns, *args, check=check, timeout=timeout)
-
-
-def ns_pids(ns: str) -> list[int]:
-    proc = run("ip", "netns", "pids", ns, check=False)
-    return [int(p) for p in proc.stdout.split() if p.strip().isdigit()]
-
-
-def kill_pid(pid: int, timeout: float = 3.0) -> None:
-    """SIGTERM, wait up to `timeout`, then SIGKILL. Silent if the process is gone."""
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
 
 
 def has_netns_support() -> bool:
@@ -188,38 +168,6 @@ def read_ns_file(ns: str | None, path: str) -> str:
 
 def link_index(ns: str | None, ifname: str) -> int:
     return int(read_ns_file(ns, f"/sys/class/net/{ifname}/ifindex"))
-
-
-_CLONE_NEWNET = 0x40000000
-
-
-def _setns(fd: int) -> None:
-    """setns(2) through libc: os.setns only exists from Python 3.12."""
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.setns(fd, _CLONE_NEWNET) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, os.strerror(err))
-
-
-@contextlib.contextmanager
-def in_netns(ns: str) -> Iterator[None]:
-    """Switch the calling thread into namespace `ns` (setns) for the block, then back.
-
-    Sockets opened inside the block stay bound to `ns`. Only for tests: the whole process'
-    thread moves, so do not run other namespace-sensitive work concurrently."""
-    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-    target = os.open(f"/run/netns/{ns}", os.O_RDONLY)
-    try:
-        _setns(target)
-        try:
-            yield
-        finally:
-            _setns(own)
-    finally:
-        os.close(target)
-        os.close(own)
 
 
 class NsProcess:
