@@ -14,6 +14,7 @@ The asyncio side is a thin adapter: `start(on_frame)` registers the socket with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import struct
@@ -21,18 +22,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from abng.access import bpf
-from abng.access.frames import insert_outer_tag
+from abng.access.frames import DecodeError
 
 log = logging.getLogger(__name__)
 
 ETH_P_ALL = 0x0003
 SOL_PACKET = 263
 PACKET_AUXDATA = 8
+PACKET_IGNORE_OUTGOING = 23  # Linux 4.20+: our own frames are not even cloned to this socket
 PACKET_OUTGOING = 4
 TP_STATUS_VLAN_VALID = 1 << 4
 TP_STATUS_VLAN_TPID_VALID = 1 << 6
 ETH_P_8021Q = 0x8100
 _AUXDATA = struct.Struct("=IIIHHHH")  # struct tpacket_auxdata
+_AUXDATA_UNPACK = _AUXDATA.unpack_from
+_TAG_PACK = struct.Struct("!HH").pack
+MSG_TRUNC = int(socket.MSG_TRUNC)  # a plain int: IntFlag arithmetic per frame is slow
 _CMSG_SPACE = socket.CMSG_SPACE(_AUXDATA.size)
 MAX_FRAME = 65536 + 64
 DEFAULT_RCVBUF = 8 * 1024 * 1024
@@ -73,10 +78,22 @@ def restore_frame(frame: bytes, ancdata: list[tuple[int, int, bytes]]) -> bytes:
     """`frame` with the tag from a PACKET_AUXDATA control message re-inserted, if any."""
     for level, kind, data in ancdata:
         if level == SOL_PACKET and kind == PACKET_AUXDATA:
-            aux = AuxData.parse(data)
-            if aux.vlan_valid:
-                return insert_outer_tag(frame, aux.tpid, aux.vlan_tci)
+            return _restore(frame, data)
     return frame
+
+
+def _restore(frame: bytes, aux: bytes) -> bytes:
+    """The hot-path twin of :func:`restore_frame` for one PACKET_AUXDATA payload (no objects)."""
+    if len(aux) < _AUXDATA.size:
+        raise ValueError(f"tpacket_auxdata too short: {len(aux)}")
+    status, _len, _snap, _mac, _net, tci, tpid = _AUXDATA_UNPACK(aux)
+    if not status & TP_STATUS_VLAN_VALID:
+        return frame
+    if len(frame) < 12:
+        raise DecodeError("eth_short", f"{len(frame)} bytes")
+    if not status & TP_STATUS_VLAN_TPID_VALID or not tpid:
+        tpid = ETH_P_8021Q
+    return frame[:12] + _TAG_PACK(tpid, tci & 0xFFFF) + frame[12:]
 
 
 @dataclass(slots=True)
@@ -124,6 +141,8 @@ class PacketIO:
             if self.spec is not None:
                 bpf.attach(sock, bpf.build_program(self.spec))
             sock.setsockopt(SOL_PACKET, PACKET_AUXDATA, 1)
+            with contextlib.suppress(OSError):  # older kernels: the BPF filter drops them instead
+                sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)
             try:
                 sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, self.rcvbuf)
             except PermissionError:
@@ -162,36 +181,41 @@ class PacketIO:
     # -- receive ---------------------------------------------------------------------------
     def recv(self) -> bytes | None:
         """The next frame (tags inline), or None when nothing is waiting. Never blocks."""
-        sock = self._socket
+        recvmsg = self._socket.recvmsg
+        counters = self.counters
         while True:
             try:
-                data, ancdata, flags, addr = sock.recvmsg(MAX_FRAME, _CMSG_SPACE)
+                data, ancdata, flags, addr = recvmsg(MAX_FRAME, _CMSG_SPACE)
             except (BlockingIOError, InterruptedError):
                 return None
             except OSError as exc:
-                self.counters.errors += 1
+                counters.errors += 1
                 log.warning("recvmsg on %s failed: %s", self.ifname, exc)
                 return None
             if addr[2] == PACKET_OUTGOING:
-                self.counters.dropped_outgoing += 1
+                counters.dropped_outgoing += 1
                 continue
-            if flags & socket.MSG_TRUNC:
-                self.counters.truncated += 1
+            if flags & MSG_TRUNC:
+                counters.truncated += 1
                 continue
             try:
-                frame = restore_frame(data, ancdata)
+                for level, kind, aux in ancdata:
+                    if level == SOL_PACKET and kind == PACKET_AUXDATA:
+                        data = _restore(data, aux)
+                        break
             except ValueError as exc:  # frames.DecodeError: shorter than two MACs
-                self.counters.errors += 1
+                counters.errors += 1
                 log.warning("bad frame on %s: %s", self.ifname, exc)
                 continue
-            self.counters.rx += 1
-            self.counters.rx_bytes += len(frame)
-            return frame
+            counters.rx += 1
+            counters.rx_bytes += len(data)
+            return data
 
     def recv_batch(self, limit: int | None = None) -> list[bytes]:
         out: list[bytes] = []
+        recv = self.recv
         for _ in range(limit or self.batch):
-            frame = self.recv()
+            frame = recv()
             if frame is None:
                 break
             out.append(frame)

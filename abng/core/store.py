@@ -12,19 +12,21 @@ of the reservation, the saved next id and every id on file.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from abng.core import rows
 from abng.core.model import Session
 
 log = logging.getLogger("abng.core.store")
+T = TypeVar("T")
 
 ID_BLOCK = 1000
 
@@ -41,6 +43,41 @@ class Snapshot:
     sessions: list[Session]
     history: list[Session]
     next_id: int
+
+
+#: rows per multi-row statement, largest first (powers of two: a handful of cached statements)
+_CHUNKS = (64, 32, 16, 8, 4, 2, 1)
+
+
+def _chunks(items: list[T]) -> Iterator[list[T]]:
+    """``items`` cut into runs of 64, 32, ... 1 rows (at most 7 statement shapes per table)."""
+    pos, n = 0, len(items)
+    for size in _CHUNKS:
+        while n - pos >= size:
+            yield items[pos : pos + size]
+            pos += size
+
+
+@functools.lru_cache(maxsize=64)
+def _multi_sql(head: str, width: int, count: int) -> str:
+    one = "(" + ", ".join("?" * width) + ")"
+    return head + ", ".join([one] * count)
+
+
+def _insert_many(db: sqlite3.Connection, sql: str, items: list[tuple[Any, ...]]) -> None:
+    """``executemany`` as multi-row INSERTs: Python's sqlite3 releases the GIL around every
+    ``sqlite3_step``, i.e. once per row with executemany; a writer thread doing that hundreds of
+    times per flush makes the event loop wait for the GIL after each of its own syscalls.  One
+    statement per chunk of rows releases it once per chunk."""
+    head = sql[: sql.index("VALUES") + len("VALUES ")]
+    for chunk in _chunks(items):
+        db.execute(_multi_sql(head, len(chunk[0]), len(chunk)), [v for row in chunk for v in row])
+
+
+def _delete_many(db: sqlite3.Connection, ids: list[int]) -> None:
+    for chunk in _chunks(ids):
+        marks = ", ".join("?" * len(chunk))
+        db.execute(f"DELETE FROM sessions WHERE id IN ({marks})", chunk)  # noqa: S608 - only "?"
 
 
 class SessionStore:
@@ -162,11 +199,11 @@ class SessionStore:
             db.execute("BEGIN")
             try:
                 if upserts:
-                    db.executemany(rows.UPSERT_LIVE, upserts)
+                    _insert_many(db, rows.UPSERT_LIVE, upserts)
                 if deletes:
-                    db.executemany("DELETE FROM sessions WHERE id = ?", deletes)
+                    _delete_many(db, [sid for (sid,) in deletes])
                 if history:
-                    db.executemany(rows.INSERT_HISTORY, history)
+                    _insert_many(db, rows.INSERT_HISTORY, history)
                     db.execute(
                         "DELETE FROM history WHERE seq <= (SELECT MAX(seq) FROM history) - ?",
                         (self.history_limit,),

@@ -12,6 +12,7 @@ import pytest
 from abng.access.bpf import FilterSpec
 from abng.access.packetio import (
     PACKET_AUXDATA,
+    PACKET_IGNORE_OUTGOING,
     SOL_PACKET,
     TP_STATUS_VLAN_TPID_VALID,
     TP_STATUS_VLAN_VALID,
@@ -40,6 +41,10 @@ def test_restore_frame_from_auxdata() -> None:
     assert restore_frame(frame, [(SOL_PACKET, PACKET_AUXDATA, bytes(20))]) == frame
     with pytest.raises(ValueError):
         AuxData.parse(b"\x00" * 4)
+    with pytest.raises(ValueError):
+        restore_frame(frame, [(SOL_PACKET, PACKET_AUXDATA, b"\x00" * 4)])
+    with pytest.raises(ValueError):  # a tag to re-insert into a frame shorter than two MACs
+        restore_frame(frame[:10], [(SOL_PACKET, PACKET_AUXDATA, aux)])
 
 
 @pytest.fixture
@@ -78,8 +83,34 @@ def test_qinq_arrives_with_both_tags_inline(link: Link) -> None:
 
 @pytest.mark.netns
 @requires_root
+def test_outgoing_frames_are_not_delivered(link: Link) -> None:
+    """PACKET_IGNORE_OUTGOING: another sender's frames never reach the socket (not even cloned)."""
+    pio = _open(link, None)
+    with in_netns(link.ns_a):
+        rx = PacketIO(link.a)
+        rx.open()
+    other = raw_socket(link.ns_b, link.b)
+    try:
+        frame, marker = padi((0x8100, 100)), padi((0x8100, 101))
+        other.send(frame)
+        _wait(rx)
+        assert rx.recv() == frame
+        assert rx.send(marker)  # from the far end: the first frame pio sees is the marker
+        _wait(pio)
+        assert pio.recv() == marker
+        assert pio.counters.dropped_outgoing == 0 and pio.counters.rx == 1
+    finally:
+        other.close()
+        rx.close()
+        pio.close()
+
+
+@pytest.mark.netns
+@requires_root
 def test_own_outgoing_frames_are_ignored(link: Link) -> None:
     pio = _open(link, None)  # no BPF: the userspace PACKET_OUTGOING check must do it
+    assert pio._sock is not None  # kernels before 4.20 have no PACKET_IGNORE_OUTGOING: the fallback
+    pio._sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 0)
     with in_netns(link.ns_a):
         rx = PacketIO(link.a)
         rx.open()
