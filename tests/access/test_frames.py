@@ -175,3 +175,30 @@ def test_mac_helpers() -> None:
     assert format_mac(parse_mac("AA:bb:cc:dd:ee:ff")) == "aa:bb:cc:dd:ee:ff"
     with pytest.raises(ValueError):
         parse_mac("aa:bb")
+
+
+def _reference_checksum(data: bytes) -> int:
+    """RFC 1071 as written: sum the 16-bit words with end-around carry, complement."""
+    if len(data) % 2:
+        data += b"\x00"
+    total = 0
+    for i in range(0, len(data), 2):
+        total += data[i] << 8 | data[i + 1]
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def test_internet_checksum_matches_rfc1071_word_sum() -> None:
+    import random
+
+    from abng.access.frames import internet_checksum
+
+    rng = random.Random(1071)
+    cases = [b"", b"\x00" * 20, b"\xff" * 20, b"\xff\xff", b"\x00\x01", b"\xff\xfe\x00\x01", b"\x01"]
+    for i in range(5000):
+        data = rng.randbytes(rng.randrange(0, 300))
+        if i % 3 == 0:  # many 0xFF bytes: sums that fold to 0xFFFF
+            data = bytes(0xFF if rng.random() < 0.7 else b for b in data)
+        cases.append(data)
+    for data in cases:
+        assert internet_checksum(data) == _reference_checksum(data), data.hex()
