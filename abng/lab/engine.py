@@ -17,6 +17,8 @@ import heapq
 import ipaddress
 import logging
 import random
+import socket
+import struct
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,8 +29,8 @@ from abng.access.frames import (
     ETH_P_IP,
     ETH_P_PPPOE_DISC,
     ETH_P_PPPOE_SESS,
+    VLAN_TPIDS,
     DecodeError,
-    build_frame,
     build_ipv4_udp,
     parse_frame,
     parse_ipv4,
@@ -45,10 +47,13 @@ from abng.ppp.client import ClientConfig
 
 log = logging.getLogger(__name__)
 
+_TAG = struct.Struct("!HH")
+_ETYPE = struct.Struct("!H")
+
 Machine = PppoeSubscriber | DhcpClient
 
 
-@dataclass
+@dataclass(slots=True)
 class Subscriber:
     sid: int
     spec: SubscriberSpec
@@ -66,6 +71,22 @@ class Subscriber:
     echo_received: int = 0
     reconnect_at: float | None = None
     history: list[str] = field(default_factory=list)
+    # Per-subscriber constants of the frame path (computed once, see __post_init__).
+    mac: bytes = field(init=False, repr=False)
+    tag_bytes: bytes = field(init=False, repr=False)  # the VLAN tag stack as on the wire
+    header_len: int = field(init=False, repr=False)  # 12 + tags: where the EtherType is
+    head_disc: bytes = field(init=False, repr=False)  # source MAC + tags + EtherType, per type
+    head_sess: bytes = field(init=False, repr=False)
+    head_ip: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.mac = self.spec.mac
+        self.tag_bytes = b"".join(_TAG.pack(t.tpid, t.tci) for t in self.spec.tags)
+        self.header_len = 12 + len(self.tag_bytes)
+        src = self.mac + self.tag_bytes
+        self.head_disc = src + _ETYPE.pack(ETH_P_PPPOE_DISC)
+        self.head_sess = src + _ETYPE.pack(ETH_P_PPPOE_SESS)
+        self.head_ip = src + _ETYPE.pack(ETH_P_IP)
 
     @property
     def ip_text(self) -> str:
@@ -234,34 +255,64 @@ class Engine:
     # --- frames ----------------------------------------------------------------------------------
     def _on_frame(self, frame: bytes, ifindex: int) -> None:
         sub = self.by_mac.get(frame[0:6])
-        if sub is None or sub.machine is None:
+        if sub is None:
+            return
+        m = sub.machine
+        if m is None:
             return
         now = self.now()
+        # Fast path: the frame carries this subscriber's own tag stack (what the BNG sends back),
+        # so the EtherType sits at a known offset; anything else goes through parse_frame.
+        hl = sub.header_len
+        if (
+            frame[12:hl] == sub.tag_bytes
+            and len(frame) >= hl + 2
+            and (etype := frame[hl] << 8 | frame[hl + 1]) not in VLAN_TPIDS
+        ):
+            src, payload = frame[6:12], frame[hl + 2 :]
+        else:
+            try:
+                eth = parse_frame(frame)
+            except DecodeError:
+                self.frame_errors += 1
+                return
+            etype, src, payload = eth.ethertype, eth.src, eth.payload
         try:
-            eth = parse_frame(frame)
-            m = sub.machine
             if isinstance(m, PppoeSubscriber):
-                if eth.ethertype == ETH_P_PPPOE_DISC:
-                    m.receive_discovery(eth.payload, eth.src, now)
-                elif eth.ethertype == ETH_P_PPPOE_SESS:
-                    session_id, ppp = decode_session(eth.payload)
+                if etype == ETH_P_PPPOE_SESS:
+                    # RFC 2516 §4 session header, checked as abng.access.pppoe.codec.decode does;
+                    # anything unusual is left to decode_session (and its DecodeError).
+                    if (
+                        len(payload) >= 6
+                        and payload[0] == 0x11
+                        and payload[1] == 0
+                        and 6 + (length := payload[4] << 8 | payload[5]) <= len(payload)
+                    ):
+                        session_id, ppp = payload[2] << 8 | payload[3], payload[6 : 6 + length]
+                    else:
+                        session_id, ppp = decode_session(payload)
                     if session_id == m.session_id:
                         m.receive_session(ppp, now)
-                        for packet in m.received_ip:
-                            self._ip_in(sub, packet)
-                        m.received_ip.clear()
-            elif eth.ethertype == ETH_P_IP:
-                ip = parse_ipv4(eth.payload)
+                        if m.received_ip:
+                            for packet in m.received_ip:
+                                self._ip_in(sub, packet)
+                            m.received_ip.clear()
+                elif etype == ETH_P_PPPOE_DISC:
+                    m.receive_discovery(payload, src, now)
+            elif etype == ETH_P_IP:
+                ip = parse_ipv4(payload)
                 if ip.protocol == 17:
                     udp = parse_udp(ip, verify_checksum=False)
                     if udp.dst_port == 68:
-                        m.receive(parse_message(udp.payload), eth.src, now)
+                        m.receive(parse_message(udp.payload), src, now)
                 else:
-                    self._ip_in(sub, eth.payload)
+                    self._ip_in(sub, payload)
         except (DecodeError, PPPoEDecodeError):
             self.frame_errors += 1
             return
         self._after(sub, now)
+        if self._queue and self._connecting < self.outstanding:
+            self._pump_queue(now)  # a setup finished: the next one may start now
         self._arm()
 
     def _ip_in(self, sub: Subscriber, packet: bytes) -> None:
@@ -277,18 +328,21 @@ class Engine:
             m.send_ip(packet)
             self._flush(sub)
         else:
-            sub.io.send(build_frame(sub.gateway_mac, sub.spec.mac, sub.spec.tags, ETH_P_IP, packet))
+            sub.io.send(sub.gateway_mac + sub.head_ip + packet)
         return True
 
     def _flush(self, sub: Subscriber) -> None:
-        m, spec = sub.machine, sub.spec
+        m = sub.machine
         if isinstance(m, PppoeSubscriber):
-            for dst, etype, payload in m.take_output():
-                sub.io.send(build_frame(dst, spec.mac, spec.tags, etype, payload))
+            out = m.take_output()
+            if out:
+                send, disc, sess = sub.io.send, sub.head_disc, sub.head_sess
+                for dst, etype, payload in out:  # = build_frame(dst, mac, tags, etype, payload)
+                    send(dst + (sess if etype == ETH_P_PPPOE_SESS else disc) + payload)
         elif isinstance(m, DhcpClient):
-            for out in m.take_output():
-                packet = build_ipv4_udp(out.src_ip, out.dst_ip, 68, 67, out.payload)
-                sub.io.send(build_frame(out.dst_mac, spec.mac, spec.tags, ETH_P_IP, packet))
+            for o in m.take_output():
+                packet = build_ipv4_udp(o.src_ip, o.dst_ip, 68, 67, o.payload)
+                sub.io.send(o.dst_mac + sub.head_ip + packet)
 
     # --- events ----------------------------------------------------------------------------------
     def _after(self, sub: Subscriber, now: float) -> None:
@@ -297,7 +351,8 @@ class Engine:
         if m is None:
             return
         self._flush(sub)
-        for ev in m.take_events():
+        events = m.take_events()
+        for ev in events:
             if isinstance(ev, PppoeUp | DhcpBound):
                 if isinstance(ev, DhcpBound):
                     sub.gateway_mac = ev.server_mac
@@ -306,7 +361,7 @@ class Engine:
                         continue
                     sub.ip = ev.ip
                 else:
-                    sub.ip = int(ipaddress.IPv4Address(ev.ip))
+                    sub.ip = int.from_bytes(socket.inet_aton(ev.ip), "big")
                 if sub.state == "connecting":
                     self._connecting -= 1
                 sub.state, sub.up_at = "up", now
@@ -341,7 +396,7 @@ class Engine:
         if self._loop is None:
             return
         when = self._heap[0][0] if self._heap else None
-        if self._queue:
+        if self._queue and self._connecting < self.outstanding:  # a free slot re-arms (see _after)
             soon = self.now() + (1.0 / max(self.rate, 1.0))
             when = soon if when is None else min(when, soon)
         if when is None or (self._armed is not None and self._armed <= when and self._handle is not None):

@@ -10,12 +10,12 @@ lcp_timeout, auth_timeout, ipcp_timeout) or auth_failed, padt, ...
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from abng.access.frames import ETH_P_PPPOE_DISC, ETH_P_PPPOE_SESS
 from abng.access.pppoe.client import DiscoveryClient, DiscoveryFailed, DiscoveryTerminated, DiscoveryUp
-from abng.access.pppoe.codec import session_frame
 from abng.ppp.client import ClientConfig, ClientUp, PPPClient
 from abng.ppp.events import IPv4Packet, LinkFinished, SessionDown
 
@@ -42,6 +42,8 @@ class PppoeFailed:
 PppoeEvent = PppoeUp | PppoeDown | PppoeFailed
 
 _PHASE_TIMEOUT = {"establish": "lcp_timeout", "auth": "auth_timeout", "network": "ipcp_timeout"}
+_SESSION_HEAD = struct.Struct("!HH")  # after VER/TYPE 0x11 and CODE 0x00 (RFC 2516 §4): id, length
+_SESSION_VER_CODE = b"\x11\x00"
 
 
 class PppoeSubscriber:
@@ -80,14 +82,12 @@ class PppoeSubscriber:
     def receive_session(self, ppp_payload: bytes, now: float) -> None:
         if self.ppp is not None:
             self.ppp.receive(ppp_payload, now)
-            self._collect(now)
+            self._collect_ppp(self.ppp, now)  # PPP input never gives the discovery machine work
 
     def send_ip(self, packet: bytes) -> None:
         if self.ppp is None or not self.ppp.is_up:
             raise RuntimeError("PPPoE session is not up")
-        self._out.append(
-            (self.ac_mac, ETH_P_PPPOE_SESS, session_frame(self.session_id, self.ppp.send_ip(packet)))
-        )
+        self._send_ppp([self.ppp.send_ip(packet)])
 
     def terminate(self, now: float) -> None:
         """Hang up: LCP Terminate-Request then PADT (or just stop discovery)."""
@@ -107,9 +107,13 @@ class PppoeSubscriber:
         self._collect(now)
 
     def next_deadline(self) -> float | None:
-        times = [self.disc.next_deadline(), self.ppp.next_deadline() if self.ppp is not None else None]
-        present = [t for t in times if t is not None]
-        return min(present) if present else None
+        d = self.disc.next_deadline()
+        if self.ppp is None:
+            return d
+        p = self.ppp.next_deadline()
+        if d is None:
+            return p
+        return d if p is None or d < p else p
 
     def take_output(self) -> list[Out]:
         out, self._out = self._out, []
@@ -126,6 +130,11 @@ class PppoeSubscriber:
         self._events.append(PppoeDown(reason) if was_up else PppoeFailed(reason))
 
     def _collect(self, now: float) -> None:
+        self._collect_discovery(now)
+        if self.ppp is not None:
+            self._collect_ppp(self.ppp, now)
+
+    def _collect_discovery(self, now: float) -> None:
         for dst, payload in self.disc.take_output():
             self._out.append((dst, ETH_P_PPPOE_DISC, payload))
         for ev in self.disc.take_events():
@@ -144,10 +153,15 @@ class PppoeSubscriber:
                     self.ppp.lower_down("padt", now)
                     self.ppp.take_events()
                 self._end("padt", now)
-        if self.ppp is None:
+
+    def _collect_ppp(self, ppp: PPPClient, now: float) -> None:
+        out = ppp.take_output()
+        if out:
+            self._send_ppp(out)
+        events = ppp.take_events()
+        if not events:
             return
-        self._send_ppp(self.ppp.take_output())
-        for pev in self.ppp.take_events():
+        for pev in events:
             if isinstance(pev, ClientUp) and self.state == "ppp":
                 self.ip, self.gateway, self.state = pev.ip, pev.gateway, "up"
                 self._events.append(PppoeUp(self.session_id, pev.ip, pev.gateway))
@@ -156,12 +170,14 @@ class PppoeSubscriber:
             elif isinstance(pev, SessionDown) and self.state in ("ppp", "up"):
                 reason = pev.reason
                 if reason == "negotiation_failed" and self.state == "ppp":
-                    reason = _PHASE_TIMEOUT.get(self.ppp.phase, reason)
+                    reason = _PHASE_TIMEOUT.get(ppp.phase, reason)
                 self._end(reason, now)
             elif isinstance(pev, LinkFinished) and self.disc.state == "session":
                 dst, payload = self.disc.padt()
                 self._out.append((dst, ETH_P_PPPOE_DISC, payload))
 
     def _send_ppp(self, payloads: list[bytes]) -> None:
+        """Session-stage PPPoE payloads, header built as in abng.access.pppoe.codec.session_frame."""
+        dst, sid, append, pack = self.ac_mac, self.session_id, self._out.append, _SESSION_HEAD.pack
         for p in payloads:
-            self._out.append((self.ac_mac, ETH_P_PPPOE_SESS, session_frame(self.session_id, p)))
+            append((dst, ETH_P_PPPOE_SESS, _SESSION_VER_CODE + pack(sid, len(p)) + p))
