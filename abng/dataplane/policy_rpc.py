@@ -1,6 +1,6 @@
 """``show.qos``, ``show.qos.profiles`` and ``show.routes``: what the kernel really holds.
 
-Each call dumps the kernel once in the dataplane worker thread (HTB classes and u32 filters,
+Each call dumps the kernel once in the dataplane worker process (HTB classes and u32 filters,
 /32 routes) and joins the result with the session table; nothing is answered from memory alone.
 Shapes of the docs/rpc.md contract:
 
@@ -102,11 +102,12 @@ def install(d: Daemon, svc: PolicyService) -> None:
         return {"default": qos.get("default_overhead_profile"), "profiles": profiles, "in_use": in_use}
 
     async def show_routes(params: dict[str, Any], conn: Connection) -> Any:
-        if svc.worker is None:
+        worker = svc.worker
+        if worker is None:
             return []
-        cg = svc.worker.cgnat.config
+        cg = await svc.call(worker.cgnat_config)
         tables = (MAIN_TABLE,) if cg is None else (MAIN_TABLE, cg.vrf_table)
-        routes = await svc.call(svc.worker.host_routes, tables)
+        routes = await svc.call(worker.host_routes, tables)
         out = []
         for r in routes:
             ip = r["destination"].split("/", 1)[0]
@@ -115,7 +116,7 @@ def install(d: Daemon, svc: PolicyService) -> None:
                 continue
             out.append({**r, "session_id": s.id if s is not None else None})
         if cg is not None:
-            state = await svc.call(svc.worker.cgnat.state)
+            state = await svc.call(worker.cgnat_state)
             if state.default_route is not None:
                 out.append(
                     {

@@ -16,11 +16,19 @@ registers:
   :mod:`abng.dataplane.policy_rpc`).
 * a config applier: ``qos.*`` (enable/disable, defaults, profiles) and ``cgnat.*`` at commit.
 
-Threading: every netlink call runs in ONE dedicated worker thread
-(``ThreadPoolExecutor(max_workers=1)``), never on the loop.  Intents from many sessions that
-arrive while the worker is busy are sent together as one batch (``apply_many`` and friends).
-A watcher notices when the shaping device appears or is re-created (the access layer re-opens
-its TUN) and re-applies every session on it (``release_device`` first).
+Process and threads: the netlink work runs in a child process
+(:class:`~abng.dataplane.worker_process.WorkerProcess` holding the
+:class:`~abng.dataplane.policy_worker.PolicyWorker`), so it never takes the GIL from the loop;
+the loop's side calls it through ONE dedicated thread (``ThreadPoolExecutor(max_workers=1)``),
+which pickles a request and waits for the answer with the GIL released.  Intents from many
+sessions that arrive while the worker is busy are sent together as one batch (``apply_many``
+and friends).  A watcher notices when the shaping device appears or is re-created (the access
+layer re-opens its TUN) and re-applies every session on it (``release_device`` first).
+
+If the worker process dies, the batch in flight fails (its sessions get :class:`PolicyError`,
+as for a refused batch), the death is logged once, and a new process is started and converged
+as at start-up (CGNAT, stale routes, every active session re-applied); batches queued
+meanwhile wait for it.
 """
 
 from __future__ import annotations
@@ -38,8 +46,9 @@ from abng.core.hooks import BaseSessionHook
 from abng.core.model import Session, SessionState, SessionType
 from abng.dataplane.cgnat import CgnatConfig
 from abng.dataplane.detect import DataplaneInfo, DataplaneUnavailable, detect
-from abng.dataplane.policy_worker import Change, Down, Op, Outcome, PolicyWorker, Shape, Up, Want
+from abng.dataplane.policy_worker import Change, Down, Op, Outcome, Shape, Up, Want
 from abng.dataplane.qos import BackendName
+from abng.dataplane.worker_process import WorkerDied, WorkerProcess
 
 if TYPE_CHECKING:
     from abng.core.daemon import Daemon
@@ -60,6 +69,8 @@ MAX_BATCH = 500
 #: how long a first intent waits for others before the batch goes to the worker (seconds): each
 #: worker call is a thread hand-off that costs the loop more than the netlink work of one intent
 COALESCE = 0.002
+#: first and longest pause between attempts to start a new worker process (seconds)
+RESTART_DELAY = (0.2, 5.0)
 
 
 class PolicyError(RuntimeError):
@@ -100,7 +111,9 @@ class PolicyService:
         self.dp: DataplaneInfo | None = info
         self.error: str | None = None
         self.cgnat_error: str | None = None
-        self.worker: PolicyWorker | None = None
+        self.worker: WorkerProcess | None = None
+        self.backend: BackendName = "htb"
+        self.has_vrf = False
         self.applied: dict[int, Want] = {}
         self.pending: set[int] = set()
         self.stats: Counter[str] = Counter()
@@ -108,10 +121,56 @@ class PolicyService:
         self._queue: list[tuple[Op, asyncio.Future[Outcome]]] = []
         self._wake = asyncio.Event()
         self._defaults: tuple[Any, int | None, int | None] = (None, None, None)
+        #: held by each batch and by a restart of the worker process (batches wait for it)
+        self._lock = asyncio.Lock()
+        self._reviver: asyncio.Task[None] | None = None
+        self._latest: WorkerProcess | None = None  # the last one started (set in the thread)
+        self._closing = False
 
     # ---- worker thread ----------------------------------------------------------------------
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        except WorkerDied:
+            self._worker_died()
+            raise
+
+    def _spawn(self) -> WorkerProcess:
+        self._latest = WorkerProcess(self.backend, has_vrf=self.has_vrf, netns=self.netns)
+        return self._latest
+
+    def reviving(self) -> bool:
+        return self._reviver is not None and not self._reviver.done()
+
+    def _worker_died(self) -> None:
+        """The worker process is gone: start a new one (once; batches wait for it)."""
+        if self._closing or self.worker is None or self.reviving():
+            return
+        self._reviver = self.daemon.tasks.spawn("policy-restart", self._revive())
+
+    async def _revive(self) -> None:
+        delay = RESTART_DELAY[0]
+        async with self._lock:
+            old = self.worker
+            if old is None:
+                return
+            await self.call(old.close)  # reaps it
+            self.stats["worker_restarts"] += 1
+            log.error("dataplane worker process %d died (exit status %s): starting a new one, re-applying "
+                      "every session", old.pid, old.returncode)  # fmt: skip
+            while not self._closing:
+                try:
+                    self.worker = await self.call(self._spawn)
+                    self.pending.clear()
+                    await self._converge_cgnat(None, cgnat_config(self.daemon.applied))
+                    await self._restore()
+                    return
+                except Exception:  # it died again, or cannot start: try again, slower and slower
+                    log.exception("dataplane worker restart failed; next try in %.1fs", delay)
+                    if self.worker is not None:
+                        await self.call(self.worker.close)
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, RESTART_DELAY[1])
 
     async def submit(self, op: Op) -> Outcome:
         """Queue one intent; intents queued while the worker is busy go as one batch."""
@@ -129,24 +188,29 @@ class PolicyService:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             if self._queue:
                 self._wake.set()  # the rest goes next: the loop finishes this batch's sessions meanwhile
-            if not batch or self.worker is None:
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_result(Outcome())
-                continue
-            self.stats["batches"] += 1
-            self.stats["ops"] += len(batch)
-            try:
-                outs = await self.call(self.worker.run, [op for op, _ in batch])
-            except Exception as exc:  # a bug or a dead netlink socket: fail this batch only
-                log.exception("dataplane batch failed")
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(PolicyError(f"dataplane batch failed: {exc}"))
-                continue
-            for (_, fut), out in zip(batch, outs, strict=True):
+            async with self._lock:  # not while a new worker process is being started
+                await self._run_batch(batch)
+
+    async def _run_batch(self, batch: list[tuple[Op, asyncio.Future[Outcome]]]) -> None:
+        if not batch or self.worker is None:
+            for _, fut in batch:
                 if not fut.done():
-                    fut.set_result(out)
+                    fut.set_result(Outcome())
+            return
+        self.stats["batches"] += 1
+        self.stats["ops"] += len(batch)
+        try:
+            outs = await self.call(self.worker.run, [op for op, _ in batch])
+        except Exception as exc:  # a bug, a dead netlink socket or worker process: fail this batch only
+            if not isinstance(exc, WorkerDied):  # (a death is logged once, by the restart)
+                log.exception("dataplane batch failed")
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(PolicyError(f"dataplane batch failed: {exc}"))
+            return
+        for (_, fut), out in zip(batch, outs, strict=True):
+            if not fut.done():
+                fut.set_result(out)
 
     # ---- start / stop -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -160,9 +224,9 @@ class PolicyService:
                 return
         log.info("dataplane backend %s (features: %s)", self.dp.backend,
                  ", ".join(k for k, v in self.dp.features.items() if v))  # fmt: skip
-        backend: BackendName = "cake" if self.dp.backend == "kernel" else "htb"
-        has_vrf = bool(self.dp.features.get("vrf", False))
-        self.worker = await self.call(lambda: PolicyWorker(backend, has_vrf=has_vrf, netns=self.netns))
+        self.backend = "cake" if self.dp.backend == "kernel" else "htb"
+        self.has_vrf = bool(self.dp.features.get("vrf", False))
+        self.worker = await self.call(self._spawn)
         self.daemon.tasks.spawn("policy-batches", self._drain())
         await self._converge_cgnat(None, cgnat_config(cfg))
         await self._restore()
@@ -199,10 +263,18 @@ class PolicyService:
         try:
             while True:
                 await asyncio.sleep(WATCH_INTERVAL)
-                if self.worker is None or self.dp is None or self.dp.backend != "userspace":
+                if self.worker is None or self.reviving():
+                    continue
+                if not self.worker.alive():  # died while idle: restart it before a session needs it
+                    self._worker_died()
+                    continue
+                if self.dp is None or self.dp.backend != "userspace":
                     continue
                 try:
-                    await self._check_devices()
+                    async with self._lock:
+                        await self._check_devices()
+                except WorkerDied:  # restarting (logged there)
+                    continue
                 except Exception:  # a bug or a netlink failure: keep watching
                     self.stats["watch_errors"] += 1
                     log.exception("dataplane device check failed")
@@ -221,12 +293,23 @@ class PolicyService:
                 self._record(s, out, restored=True)
 
     async def close(self) -> None:
+        """Remove the shaping trees, stop the worker process (also one a restart was starting)."""
+        self._closing = True
+        reviver, self._reviver = self._reviver, None
+        if reviver is not None and not reviver.done():
+            reviver.cancel()
+            await asyncio.gather(reviver, return_exceptions=True)
         worker, self.worker = self.worker, None
         if worker is not None:
             try:
                 await self.call(worker.shutdown)
+            except Exception as exc:  # a dead worker process: nothing to remove from here
+                log.warning("dataplane shutdown: %s", exc)
             finally:
                 await self.call(worker.close)
+        latest, self._latest = self._latest, None
+        if latest is not None and latest is not worker:  # started by a cancelled restart
+            await self.call(latest.close)
         self._executor.shutdown(wait=False)
 
     # ---- intents ----------------------------------------------------------------------------
