@@ -92,7 +92,9 @@ def serve_udp(sock: socket.socket, rich: bool) -> None:
         sock.sendto(r.answer(data), addr)
 
 
-class _FakeTransport:
+class _FakeSocket:
+    """Stands in for a client socket: a datagram sent is answered at once, in this thread."""
+
     def __init__(self, client: RadiusClient, responder: Responder, index: int) -> None:
         self.client, self.responder, self.index = client, responder, index
         self.loop = asyncio.get_running_loop()
@@ -102,6 +104,9 @@ class _FakeTransport:
         reply = self.responder.answer(data)
         self.responder.cpu += time.thread_time() - t0
         self.loop.call_soon(self.client._on_datagram, self.index, reply, addr)
+
+    def fileno(self) -> int:
+        return 100_000 + self.index  # never registered with the loop
 
     def close(self) -> None:
         pass
@@ -129,7 +134,8 @@ async def run(args: argparse.Namespace, port: int, tmp: Path) -> dict[str, Any]:
     client = RadiusClient(cfg)
     responder = Responder(args.rich)
     if args.mode == "inproc":
-        client._transports = [_FakeTransport(client, responder, i) for i in range(cfg.max_sockets)]  # type: ignore[misc]
+        fakes = [_FakeSocket(client, responder, i) for i in range(cfg.max_sockets)]
+        client._sockets = fakes  # type: ignore[assignment]
     auth = RadiusAuthenticator(client)
     acct = Accounting(client, AcctSpool(tmp / "spool.sqlite"))
     reqs, sessions = _requests(args.n + args.warmup)

@@ -38,11 +38,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from abng.aaa import crypto
-from abng.aaa.packet import Attribute, Code, DecodeError, Packet, decode
+from abng.aaa.packet import Attribute, Code, DecodeError, Packet, decode, encode_attributes
 
 ACCT_DELAY_TIME = 41
 USER_PASSWORD = 2
 AUTH_REPLY_CODES = frozenset({Code.ACCESS_ACCEPT, Code.ACCESS_REJECT, Code.ACCESS_CHALLENGE})
+ACCT_REPLY_CODES = frozenset({Code.ACCOUNTING_RESPONSE})
+_ACCT_DELAY_HEAD = bytes((ACCT_DELAY_TIME, 6))
+_U32 = struct.Struct("!I")
 
 
 class Kind(enum.StrEnum):
@@ -81,17 +84,20 @@ class RequestTimedOut:
 
 
 Event = ReplyReceived | RequestTimedOut
+_REQUESTS_KEY = {Kind.AUTH: "auth_requests", Kind.ACCT: "acct_requests"}
+_TIMEOUTS_KEY = {Kind.AUTH: "auth_timeouts", Kind.ACCT: "acct_timeouts"}
 
 
 @dataclass(slots=True)
 class _Request:
     handle: int
     kind: Kind
-    attrs: list[Attribute]
+    body: bytes  # encoded attributes (no User-Password, no Acct-Delay-Time)
     password: bytes | None
     submitted: float
     delay_offset: float
-    order: deque[tuple[int, bool]]  # (server index, probe only)
+    order: tuple[tuple[int, bool], ...]  # (server index, probe only)
+    pos: int = 0  # next entry of ``order``
     server: int = -1
     socket: int = -1
     ident: int = -1
@@ -120,6 +126,7 @@ class ClientMachine:
         self.max_sockets = max_sockets
         self._urandom = urandom
         self._require_ma = {Kind.AUTH: True, Kind.ACCT: acct_require_ma}
+        self._alive_order = tuple((i, False) for i in range(len(servers)))
         self._dead_until = [0.0] * len(servers)
         self._last_reply = [float("-inf")] * len(servers)
         self._busy: list[dict[int, int]] = []  # per socket: ident -> handle
@@ -146,13 +153,28 @@ class ClientMachine:
         ``delay_offset``: seconds the accounting event already waited (spooled records); the
         machine adds Acct-Delay-Time = offset + time since submit.
         """
+        if kind is Kind.ACCT:
+            attrs = [a for a in attrs if a.key != (0, ACCT_DELAY_TIME)]
+        return self.submit_wire(kind, encode_attributes(attrs), now, password, delay_offset)
+
+    def submit_wire(
+        self,
+        kind: Kind,
+        body: bytes,
+        now: float,
+        password: bytes | None = None,
+        delay_offset: float = 0.0,
+    ) -> int:
+        """:meth:`submit` with the attributes already encoded (``body``, as made by
+        :func:`~abng.aaa.packet.encode_attributes` or :class:`~abng.aaa.packet.PairEncoder`).
+        An accounting ``body`` must not hold Acct-Delay-Time: the machine appends it."""
         if password is not None and kind is not Kind.AUTH:
             raise ValueError("a password only goes in an Access-Request")
         handle = self._next_handle
         self._next_handle += 1
-        req = _Request(handle, kind, list(attrs), password, now, delay_offset, self._order(now))
+        req = _Request(handle, kind, body, password, now, delay_offset, self._order(now))
         self._requests[handle] = req
-        self.stats[f"{kind}_requests"] += 1
+        self.stats[_REQUESTS_KEY[kind]] += 1
         self._next_server(req, now)
         return handle
 
@@ -179,7 +201,7 @@ class ClientMachine:
         if (addr[0], addr[1]) != server.addr(req.kind):
             self.stats["drop_wrong_source"] += 1
             return
-        expected = AUTH_REPLY_CODES if req.kind is Kind.AUTH else {Code.ACCOUNTING_RESPONSE}
+        expected = AUTH_REPLY_CODES if req.kind is Kind.AUTH else ACCT_REPLY_CODES
         if pkt.code not in expected:
             self.stats["drop_bad_code"] += 1
             return
@@ -249,24 +271,27 @@ class ClientMachine:
         return self._dead_until[index] <= now
 
     # ---- internals --------------------------------------------------------------------------
-    def _order(self, now: float) -> deque[tuple[int, bool]]:
+    def _order(self, now: float) -> tuple[tuple[int, bool], ...]:
+        if max(self._dead_until) <= now:
+            return self._alive_order
         alive = [(i, False) for i in range(len(self.servers)) if self._dead_until[i] <= now]
         dead = sorted(
             (i for i in range(len(self.servers)) if self._dead_until[i] > now),
             key=self._dead_until.__getitem__,
         )
-        return deque(alive + [(i, True) for i in dead])
+        return tuple(alive + [(i, True) for i in dead])
 
     def _next_server(self, req: _Request, now: float) -> None:
-        if not req.order:
+        if req.pos >= len(req.order):
             del self._requests[req.handle]
-            self.stats[f"{req.kind}_timeouts"] += 1
+            self.stats[_TIMEOUTS_KEY[req.kind]] += 1
             self._events.append(RequestTimedOut(req.handle))
             self._drain_waiting(now)
             return
         if req.server >= 0:
             self.stats["failovers"] += 1
-        req.server, probe = req.order.popleft()
+        req.server, probe = req.order[req.pos]
+        req.pos += 1
         req.tries_left = 0 if probe else self.retries
         if not self._allocate(req):
             self._waiting.append(req.handle)
@@ -275,7 +300,11 @@ class ClientMachine:
         self._build_and_send(req, now)
 
     def _allocate(self, req: _Request) -> bool:
-        s = next((i for i, b in enumerate(self._busy) if len(b) < 256), -1)
+        s = -1
+        for i, b in enumerate(self._busy):
+            if len(b) < 256:
+                s = i
+                break
         if s < 0:
             if len(self._busy) >= self.max_sockets:
                 return False
@@ -312,16 +341,18 @@ class ClientMachine:
         server = self.servers[req.server]
         if req.kind is Kind.AUTH:
             req.auth = self._urandom(16)
-            attrs = list(req.attrs)
-            if req.password is not None:
+            body = req.body
+            if req.password is not None:  # User-Password goes second, after the first attribute
                 hidden = crypto.hide_password(req.password, server.secret, req.auth)
-                attrs.insert(1, Attribute(USER_PASSWORD, hidden))
-            req.data = crypto.build_access_request(req.ident, req.auth, server.secret, attrs)
+                cut = body[1] if body else 0
+                body = b"".join((body[:cut], bytes((USER_PASSWORD, len(hidden) + 2)), hidden, body[cut:]))
+            req.data = crypto.build_access_request_wire(req.ident, req.auth, server.secret, body)
         else:
             delay = max(0, int(req.delay_offset + now - req.submitted))
-            attrs = [a for a in req.attrs if a.key != (0, ACCT_DELAY_TIME)]
-            attrs.append(Attribute(ACCT_DELAY_TIME, struct.pack("!I", delay)))
-            req.data = crypto.build_signed_request(Code.ACCOUNTING_REQUEST, req.ident, server.secret, attrs)
+            body = b"".join((req.body, _ACCT_DELAY_HEAD, _U32.pack(delay)))
+            req.data = crypto.build_signed_request_wire(
+                Code.ACCOUNTING_REQUEST, req.ident, server.secret, body
+            )
             req.auth = req.data[4:20]
         req.sent_at = now
         self._arm(req, now)

@@ -135,41 +135,62 @@ class Dictionary:
     # ---- values -----------------------------------------------------------------------------
     def encode_value(self, defn: AttrDef, value: Value) -> bytes:
         t = defn.type
-        if t in (AttrType.INTEGER, AttrType.DATE, AttrType.INTEGER64):
+        if t is AttrType.STRING or t is AttrType.OCTETS or t is AttrType.VSA:
             if isinstance(value, str):
-                value = defn.values[value] if value in defn.values else int(value)
-            if not isinstance(value, int):
-                raise TypeError(f"{defn.name}: integer expected")
-            return struct.pack("!Q" if t is AttrType.INTEGER64 else "!I", value)
+                return value.encode("utf-8")
+            if isinstance(value, bytes):
+                return value
+            raise TypeError(f"{defn.name}: str or bytes expected")
         if t is AttrType.IPADDR:
-            return ipaddress.IPv4Address(value).packed
+            return ipv4_packed(value)
+        # INTEGER, DATE, INTEGER64
         if isinstance(value, str):
-            return value.encode("utf-8")
-        if isinstance(value, bytes):
-            return value
-        raise TypeError(f"{defn.name}: str or bytes expected")
+            value = defn.values[value] if value in defn.values else int(value)
+        if not isinstance(value, int):
+            raise TypeError(f"{defn.name}: integer expected")
+        return (_U64 if t is AttrType.INTEGER64 else _U32).pack(value)
 
     def decode_value(self, defn: AttrDef, raw: bytes) -> Value:
         """Typed value; :class:`ValueDecodeError` when the length does not fit the type."""
         t = defn.type
-        if t in (AttrType.INTEGER, AttrType.DATE):
+        if t is AttrType.STRING:
+            return raw.decode("utf-8", errors="replace")
+        if t is AttrType.INTEGER or t is AttrType.DATE:
             if len(raw) != 4:
                 raise ValueDecodeError(f"{defn.name}: 4 octets expected, got {len(raw)}")
-            return int(struct.unpack("!I", raw)[0])
-        if t is AttrType.INTEGER64:
-            if len(raw) != 8:
-                raise ValueDecodeError(f"{defn.name}: 8 octets expected, got {len(raw)}")
-            return int(struct.unpack("!Q", raw)[0])
+            return int.from_bytes(raw, "big")
         if t is AttrType.IPADDR:
             if len(raw) != 4:
                 raise ValueDecodeError(f"{defn.name}: 4 octets expected, got {len(raw)}")
-            return str(ipaddress.IPv4Address(raw))
-        if t is AttrType.STRING:
-            return raw.decode("utf-8", errors="replace")
+            return f"{raw[0]}.{raw[1]}.{raw[2]}.{raw[3]}"
+        if t is AttrType.INTEGER64:
+            if len(raw) != 8:
+                raise ValueDecodeError(f"{defn.name}: 8 octets expected, got {len(raw)}")
+            return int.from_bytes(raw, "big")
         return bytes(raw)
 
     def value_name(self, defn: AttrDef, value: int) -> str | None:
         return defn.names.get(value)
+
+
+_U32 = struct.Struct("!I")
+_U64 = struct.Struct("!Q")
+
+
+def ipv4_packed(value: Value) -> bytes:
+    """The 4 octets of an IPv4 address: exactly what ``ipaddress.IPv4Address(value).packed`` gives
+    and accepts (dotted quad of 1-3 ASCII digits, no leading zeros, each <= 255; an int; 4 bytes),
+    with the common dotted-quad case done without building an address object."""
+    if isinstance(value, str):
+        parts = value.split(".")
+        if len(parts) == 4:
+            try:
+                octets = bytes(int(p) for p in parts if p.isascii() and p.isdigit() and len(p) <= 3)
+            except ValueError:  # an octet > 255
+                octets = b""
+            if len(octets) == 4 and all(p == "0" or p[0] != "0" for p in parts):
+                return octets
+    return ipaddress.IPv4Address(value).packed
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent
