@@ -11,7 +11,15 @@ import struct
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from abng.access.dhcp.options import MessageType, Opt, RelayAgentInfo, dec_ip, dec_uint, validate
+from abng.access.dhcp.options import (
+    FIXED_LENGTHS,
+    MessageType,
+    Opt,
+    RelayAgentInfo,
+    dec_ip,
+    dec_uint,
+    validate,
+)
 from abng.access.frames import DecodeError
 
 BOOTREQUEST = 1
@@ -22,6 +30,11 @@ HEADER = struct.Struct("!BBBBIHHIIII16s64s128s")  # 236 bytes
 OPTIONS_OFFSET = HEADER.size + 4
 MAX_OPTIONS = 255  # option instances kept per message; more are counted as a bomb and ignored
 MIN_REPLY_SIZE = 300  # BOOTP minimum (RFC 1542 §2.1): pad replies up to this
+_unpack_header = HEADER.unpack_from
+_HEADER_SIZE = HEADER.size
+_OVERLOAD, _MESSAGE_TYPE = int(Opt.OVERLOAD), int(Opt.MESSAGE_TYPE)
+_MESSAGE_TYPES = frozenset(int(t) for t in MessageType)
+_MESSAGE_TYPE_BY_VALUE: dict[int, MessageType] = {int(t): t for t in MessageType}
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +59,11 @@ class DhcpMessage:
 
     @property
     def message_type(self) -> MessageType | None:
-        v = self.options.get(Opt.MESSAGE_TYPE)
-        return MessageType(v[0]) if v else None
+        v = self.options.get(_MESSAGE_TYPE)
+        if not v:
+            return None
+        mt = _MESSAGE_TYPE_BY_VALUE.get(v[0])
+        return mt if mt is not None else MessageType(v[0])  # the latter raises ValueError
 
     @property
     def broadcast(self) -> bool:
@@ -71,67 +87,80 @@ class DhcpMessage:
         return RelayAgentInfo.decode(v) if v else None
 
 
-def _walk(area: bytes, raw: dict[int, bytearray], order: list[int], budget: list[int]) -> bool:
-    """Collect options of ``area`` into ``raw``; returns False when the area is truncated."""
+def _walk(area: bytes, raw: dict[int, bytes], budget: list[int]) -> bool:
+    """Collect options of ``area`` into ``raw`` (first-seen order, RFC 3396 concatenation of
+    repeated codes); returns False when the area is truncated or the option budget runs out."""
     i, n = 0, len(area)
-    while i < n:
-        code = area[i]
-        if code == Opt.PAD:
-            i += 1
-            continue
-        if code == Opt.END:
-            return True
-        if i + 1 >= n or i + 2 + area[i + 1] > n:
-            return False  # length byte missing or value past the end
-        length = area[i + 1]
-        if budget[0] <= 0:
-            return False
-        budget[0] -= 1
-        value = area[i + 2 : i + 2 + length]
-        if code in raw:
-            raw[code] += value  # RFC 3396 concatenation
-        else:
-            raw[code] = bytearray(value)
-            order.append(code)
-        i += 2 + length
-    return True  # a missing END is tolerated (many clients pad instead)
+    left = budget[0]
+    try:
+        while i < n:
+            code = area[i]
+            if code == 0:  # PAD
+                i += 1
+                continue
+            if code == 255:  # END
+                return True
+            if i + 1 >= n:
+                return False  # length byte missing
+            end = i + 2 + area[i + 1]
+            if end > n:
+                return False  # value past the end
+            if left <= 0:
+                return False
+            left -= 1
+            value = area[i + 2 : end]
+            old = raw.get(code)
+            raw[code] = value if old is None else old + value  # RFC 3396 concatenation
+            i = end
+        return True  # a missing END is tolerated (many clients pad instead)
+    finally:
+        budget[0] = left
 
 
 def parse_message(data: bytes | bytearray | memoryview) -> DhcpMessage:
-    buf = bytes(data)
+    buf = data if type(data) is bytes else bytes(data)
     if len(buf) < OPTIONS_OFFSET:
         raise DecodeError("dhcp_short", f"{len(buf)} bytes")
-    op, htype, hlen, hops, xid, secs, flags, ci, yi, si, gi, chaddr, sname, file_ = HEADER.unpack_from(buf, 0)
-    if buf[HEADER.size : OPTIONS_OFFSET] != MAGIC_COOKIE:
+    op, htype, hlen, hops, xid, secs, flags, ci, yi, si, gi, chaddr, sname, file_ = _unpack_header(buf, 0)
+    if buf[_HEADER_SIZE:OPTIONS_OFFSET] != MAGIC_COOKIE:
         raise DecodeError("dhcp_cookie")
-    if op not in (BOOTREQUEST, BOOTREPLY):
+    if op != BOOTREQUEST and op != BOOTREPLY:
         raise DecodeError("dhcp_op", str(op))
     if hlen > 16:
         raise DecodeError("dhcp_hlen", str(hlen))
-    raw: dict[int, bytearray] = {}
-    order: list[int] = []
+    raw: dict[int, bytes] = {}
     budget = [MAX_OPTIONS]
-    complete = _walk(buf[OPTIONS_OFFSET:], raw, order, budget)
-    overload = raw.get(Opt.OVERLOAD)
+    complete = _walk(buf[OPTIONS_OFFSET:], raw, budget)
+    overload = raw.get(_OVERLOAD)
     used_file = used_sname = False
     if overload is not None and len(overload) == 1 and overload[0] in (1, 2, 3):
         # RFC 2131 §4.1: options, then 'file', then 'sname'.
         if overload[0] & 1:
-            complete = _walk(file_, raw, order, budget) and complete
+            complete = _walk(file_, raw, budget) and complete
             used_file = True
         if overload[0] & 2:
-            complete = _walk(sname, raw, order, budget) and complete
+            complete = _walk(sname, raw, budget) and complete
             used_sname = True
-    options: dict[int, bytes] = {}
-    invalid: list[int] = []
-    for code in order:
-        value = bytes(raw[code])
-        try:
-            validate(code, value)
-        except DecodeError:
-            invalid.append(code)
-            continue
-        options[code] = value
+    options: dict[int, bytes] = raw
+    invalid: list[int] | tuple[int, ...] = ()
+    fixed = FIXED_LENGTHS
+    for code, value in raw.items():
+        want = fixed.get(code)
+        if want is not None:
+            if len(value) == want and (code != _MESSAGE_TYPE or value[0] in _MESSAGE_TYPES):
+                continue
+        else:
+            try:
+                validate(code, value)
+                continue
+            except DecodeError:
+                pass
+        if not invalid:
+            invalid = []
+        assert isinstance(invalid, list)
+        invalid.append(code)
+    if invalid:
+        options = {c: v for c, v in raw.items() if c not in invalid}
     return DhcpMessage(
         op,
         htype,

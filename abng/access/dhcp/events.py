@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from abng.access.dhcp.options import MessageType, RelayAgentInfo
-from abng.access.frames import ETH_P_IP, VlanTag, build_frame, build_ipv4_udp
+from abng.access.dhcp.wire import ethernet_head, ipv4_udp
+from abng.access.frames import VlanTag
 
 DHCP_SERVER_PORT = 67
 DHCP_CLIENT_PORT = 68
@@ -147,8 +148,10 @@ class Transmit:
     dst_port: int = DHCP_CLIENT_PORT  # DHCP_SERVER_PORT for a reply to a relay agent (giaddr)
 
     def ip_packet(self) -> bytes:
-        return build_ipv4_udp(self.src_ip, self.dst_ip, DHCP_SERVER_PORT, self.dst_port, self.payload)
+        return ipv4_udp(self.src_ip, self.dst_ip, DHCP_SERVER_PORT, self.dst_port, self.payload)
 
     def frame(self) -> bytes:
         """The complete Ethernet frame, tags included: what the packet I/O writes on the trunk."""
-        return build_frame(self.dst_mac, self.src_mac, self.tags, ETH_P_IP, self.ip_packet())
+        return ethernet_head(self.dst_mac, self.src_mac, self.tags) + ipv4_udp(
+            self.src_ip, self.dst_ip, DHCP_SERVER_PORT, self.dst_port, self.payload
+        )

@@ -107,6 +107,9 @@ REGISTRY: dict[int, OptionSpec] = {
 }
 
 _FIXED = {Kind.IP: 4, Kind.U8: 1, Kind.U16: 2, Kind.U32: 4}
+#: option code -> the exact length of its value, for the fixed-size kinds (the parser's fast path;
+#: the message type's value range is checked by the caller of this table too)
+FIXED_LENGTHS: dict[int, int] = {c: _FIXED[s.kind] for c, s in REGISTRY.items() if s.kind in _FIXED}
 
 
 def option_name(code: int) -> str:
@@ -114,27 +117,31 @@ def option_name(code: int) -> str:
     return spec.name if spec else f"option-{code}"
 
 
+_IPS_CODES = frozenset(c for c, s in REGISTRY.items() if s.kind is Kind.IPS)
+_NONEMPTY_CODES = frozenset(c for c, s in REGISTRY.items() if s.kind in (Kind.TEXT, Kind.BYTES, Kind.CODES))
+_MESSAGE_TYPES = frozenset(int(t) for t in MessageType)
+
+
 def validate(code: int, value: bytes) -> None:
     """Raise :class:`DecodeError` when ``value`` does not fit option ``code``'s type."""
-    spec = REGISTRY.get(code)
-    if spec is None:
-        return
-    kind = spec.kind
-    if kind in _FIXED:
-        if len(value) != _FIXED[kind]:
-            raise DecodeError("option_length", f"{spec.name}: {len(value)} bytes")
-    elif kind is Kind.IPS:
+    want = FIXED_LENGTHS.get(code)
+    if want is not None:
+        if len(value) != want:
+            raise DecodeError("option_length", f"{REGISTRY[code].name}: {len(value)} bytes")
+        if code == 53 and value[0] not in _MESSAGE_TYPES:  # dhcp-message-type
+            raise DecodeError("message_type", str(value[0]))
+    elif code in _NONEMPTY_CODES:
+        if not value and code != 80:  # rapid-commit is empty by definition
+            raise DecodeError("option_length", f"{REGISTRY[code].name}: empty")
+    elif code in _IPS_CODES:
         if not value or len(value) % 4:
-            raise DecodeError("option_length", f"{spec.name}: {len(value)} bytes")
-    elif kind in (Kind.TEXT, Kind.BYTES, Kind.CODES):
-        if not value and code != Opt.RAPID_COMMIT:
-            raise DecodeError("option_length", f"{spec.name}: empty")
-    elif kind is Kind.ROUTES:
-        decode_routes(value)
-    elif kind is Kind.RELAY:
-        RelayAgentInfo.decode(value)
-    if code == Opt.MESSAGE_TYPE and value[0] not in MessageType._value2member_map_:
-        raise DecodeError("message_type", str(value[0]))
+            raise DecodeError("option_length", f"{REGISTRY[code].name}: {len(value)} bytes")
+    elif code in REGISTRY:
+        kind = REGISTRY[code].kind
+        if kind is Kind.ROUTES:
+            decode_routes(value)
+        elif kind is Kind.RELAY:
+            RelayAgentInfo.decode(value)
 
 
 # ---------------------------------------------------------------- typed encoders

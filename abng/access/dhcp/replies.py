@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import struct
 from dataclasses import dataclass
 
-from abng.access.dhcp.codec import BOOTREPLY, FLAG_BROADCAST, DhcpMessage, build_message
+from abng.access.dhcp.codec import (
+    BOOTREPLY,
+    FLAG_BROADCAST,
+    MAGIC_COOKIE,
+    MIN_REPLY_SIZE,
+    DhcpMessage,
+    encode_options,
+)
 from abng.access.dhcp.config import DhcpServerConfig
 from abng.access.dhcp.events import DHCP_CLIENT_PORT, DHCP_SERVER_PORT, Transmit
 from abng.access.dhcp.options import (
     MessageType,
     Opt,
     enc_ip,
-    enc_u8,
     enc_u32,
     encode_routes,
 )
@@ -58,6 +65,45 @@ def config_options(config: DhcpServerConfig) -> tuple[tuple[int, bytes], ...]:
     return tuple(opts)
 
 
+class _Encoded:
+    """The constant parts of one configuration's replies, encoded once (make_reply's cache)."""
+
+    __slots__ = ("config", "constant", "identifier", "lease", "server_id", "server_mac")
+
+    def __init__(self, config: DhcpServerConfig) -> None:
+        self.config = config
+        self.identifier = config.identifier
+        self.server_mac = config.server_mac
+        self.server_id = encode_options(((Opt.SERVER_ID, enc_ip(self.identifier)),))[:-1]
+        self.constant = encode_options(config_options(config))[:-1]  # without END
+        self.lease: dict[int, bytes] = {}
+
+    def lease_options(self, lease_time: int) -> bytes:
+        got = self.lease.get(lease_time)
+        if got is None:
+            if len(self.lease) >= 1024:
+                self.lease.clear()
+            got = self.lease[lease_time] = encode_options(lease_options(self.config, lease_time))[:-1]
+        return got
+
+
+_ENCODED: dict[int, _Encoded] = {}  # id(config) -> its encodings (the entry holds the config)
+_MESSAGE_TYPE_OPTION = {t: bytes((Opt.MESSAGE_TYPE, 1, t)) for t in MessageType}
+_FIXED_HEAD = struct.Struct("!BBBBIHHIIII16s")  # BOOTP up to chaddr; sname and file are zeros
+_TAIL = bytes(64 + 128) + MAGIC_COOKIE
+_END = bytes((Opt.END,))
+_NAK, _ACK = MessageType.NAK, MessageType.ACK
+
+
+def _encoded(config: DhcpServerConfig) -> _Encoded:
+    enc = _ENCODED.get(id(config))
+    if enc is None or enc.config is not config:
+        if len(_ENCODED) >= 16:
+            _ENCODED.clear()
+        enc = _ENCODED[id(config)] = _Encoded(config)
+    return enc
+
+
 def make_reply(
     config: DhcpServerConfig,
     request: DhcpMessage,
@@ -67,42 +113,50 @@ def make_reply(
     lease_time: int | None = None,
     message: str | None = None,
 ) -> Transmit:
-    opts: list[tuple[int, bytes]] = [
-        (Opt.MESSAGE_TYPE, enc_u8(mtype)),
-        (Opt.SERVER_ID, enc_ip(config.identifier)),
-    ]
-    if mtype is MessageType.NAK:
+    """The reply, byte for byte ``build_message`` of: message type, server id, then for a NAK
+    the message (56), else the lease times and the configuration's options, then the echoed
+    option 82; END; padded to 300 bytes."""
+    enc = _encoded(config)
+    parts = [_MESSAGE_TYPE_OPTION[mtype], enc.server_id]
+    if mtype is _NAK:
         if message:
-            opts.append((Opt.MESSAGE, message.encode()))
+            parts.append(encode_options(((Opt.MESSAGE, message.encode()),))[:-1])
     else:
         if lease_time is not None:
-            opts.extend(lease_options(config, lease_time))
-        opts.extend(config_options(config))
-    if config.echo_option82 and ctx.raw_relay_agent is not None:
-        opts.append((Opt.RELAY_AGENT, ctx.raw_relay_agent))  # last, as the relay agent appended it
-    ciaddr = request.ciaddr if mtype is MessageType.ACK else 0
+            parts.append(enc.lease_options(lease_time))
+        parts.append(enc.constant)
+    raw_ra = ctx.raw_relay_agent
+    if raw_ra is not None and config.echo_option82:
+        parts.append(encode_options(((Opt.RELAY_AGENT, raw_ra),))[:-1])  # last, as the relay put it
+    parts.append(_END)
+    chaddr, giaddr = request.chaddr, request.giaddr
+    if len(chaddr) > 16:
+        raise ValueError("chaddr/sname/file too long")
     flags = request.flags
-    if request.giaddr and mtype is MessageType.NAK:
+    if giaddr and mtype is _NAK:
         flags |= FLAG_BROADCAST  # RFC 2131 §4.3.2: so that the relay agent broadcasts it
-    payload = build_message(
-        op=BOOTREPLY,
-        xid=request.xid,
-        chaddr=request.chaddr,
-        htype=request.htype,
-        flags=flags,
-        ciaddr=ciaddr,
-        yiaddr=yiaddr,
-        giaddr=request.giaddr,
-        options=opts,
+    ciaddr = request.ciaddr if mtype is _ACK else 0
+    head = _FIXED_HEAD.pack(
+        BOOTREPLY, request.htype, len(chaddr), 0, request.xid, 0, flags, ciaddr, yiaddr, 0, giaddr, chaddr
     )
-    if request.giaddr:  # RFC 2131 §4.1: relayed -> the relay agent's server port, at its MAC
-        dst_mac, dst_ip, dst_port = ctx.src_mac, request.giaddr, DHCP_SERVER_PORT
+    payload = b"".join((head, _TAIL, *parts))
+    if len(payload) < MIN_REPLY_SIZE:
+        payload += bytes(MIN_REPLY_SIZE - len(payload))
+    if giaddr:  # RFC 2131 §4.1: relayed -> the relay agent's server port, at its MAC
+        dst_mac, dst_ip, dst_port = ctx.src_mac, giaddr, DHCP_SERVER_PORT
     else:
         (dst_mac, dst_ip), dst_port = address_reply(request, mtype, yiaddr), DHCP_CLIENT_PORT
     return Transmit(
-        ctx.access_interface, ctx.tags, dst_mac, config.server_mac, dst_ip, config.identifier, payload, mtype,
+        ctx.access_interface,
+        ctx.tags,
+        dst_mac,
+        enc.server_mac,
+        dst_ip,
+        enc.identifier,
+        payload,
+        mtype,
         dst_port,
-    )  # fmt: skip
+    )
 
 
 def address_reply(request: DhcpMessage, mtype: MessageType, yiaddr: int) -> tuple[bytes, int]:

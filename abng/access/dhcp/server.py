@@ -45,7 +45,10 @@ from abng.access.dhcp.lifecycle import LifecycleMixin
 from abng.access.dhcp.options import MessageType, Opt, RelayAgentInfo
 from abng.access.dhcp.pool import Ipv4Pool
 from abng.access.dhcp.replies import RequestContext, make_reply
-from abng.access.frames import DecodeError, EthernetFrame, VlanTag, format_mac, parse_udp_frame
+from abng.access.dhcp.wire import udp_in_frame
+from abng.access.frames import DecodeError, EthernetFrame, VlanTag, format_mac
+
+_RX_COUNTER = {t: f"rx_{t.name.lower()}" for t in MessageType}
 
 
 class DhcpServer(LifecycleMixin):
@@ -87,14 +90,23 @@ class DhcpServer(LifecycleMixin):
     ) -> None:
         """One frame received on ``access_interface`` (tags included, outer tag re-inserted)."""
         try:
-            pkt = parse_udp_frame(frame)
-            if pkt.udp.dst_port != DHCP_SERVER_PORT:
+            eth, ip_dst, dst_port, payload = udp_in_frame(frame)
+            if dst_port != DHCP_SERVER_PORT:
                 raise DecodeError("not_dhcp_port")
-            msg = parse_message(pkt.udp.payload)
+            msg = parse_message(payload)
         except DecodeError as exc:
             self.counters[f"drop_{exc.reason}"] += 1
             return
-        self.handle_message(msg, access_interface, pkt.frame.tags, pkt.frame.src, pkt.ip.dst, now)
+        self._contained(
+            (access_interface, msg.chaddr),
+            self._dispatch,
+            msg,
+            access_interface,
+            eth.tags,
+            eth.src,
+            ip_dst,
+            now,
+        )
 
     def handle_message(
         self,
@@ -170,14 +182,16 @@ class DhcpServer(LifecycleMixin):
         if mtype is None:
             c["drop_no_message_type"] += 1
             return
-        if Opt.RELAY_AGENT in msg.invalid:
-            c["option82_malformed"] += 1
         if msg.invalid:
+            if Opt.RELAY_AGENT in msg.invalid:
+                c["option82_malformed"] += 1
             c["options_invalid"] += 1
-        raw_ra = msg.options.get(Opt.RELAY_AGENT)
-        ctx = RequestContext(access_interface, tuple(tags), src_mac, dst_ip, raw_ra)
+        raw_ra = msg.options.get(82)  # Opt.RELAY_AGENT
+        ctx = RequestContext(
+            access_interface, tags if type(tags) is tuple else tuple(tags), src_mac, dst_ip, raw_ra
+        )
         client: ClientKey = (access_interface, msg.chaddr)
-        c[f"rx_{mtype.name.lower()}"] += 1
+        c[_RX_COUNTER[mtype]] += 1
         if mtype is MessageType.DISCOVER:
             self._discover(msg, ctx, client, now)
         elif mtype is MessageType.REQUEST:
