@@ -43,6 +43,7 @@ from abng.access.frames import (
 )
 from abng.access.packetio import PacketIO
 from abng.access.timers import Timers
+from abng.core import sched
 from abng.core.model import Session
 from abng.dataplane.datapath import NOT_MINE, Datapath, Dropped, ToTrunk, ToTun
 from abng.dataplane.tun import TunDevice, enable_ip_forward, isolate_trunk
@@ -96,7 +97,9 @@ class TrunkService:
         self.error: str | None = None
         self._drop_logged: dict[str, float] = {}
         #: netlink calls for the TUN device, one at a time (one pyroute2 socket, never on the loop)
-        self._netlink = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="abng-tun")
+        self._netlink = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="abng-tun", initializer=sched.background_thread
+        )
         #: routes waiting for the next netlink batch, and whether one is in the kernel now
         self._routes: list[tuple[str, int | None, asyncio.Future[None]]] = []
         self._routing = False

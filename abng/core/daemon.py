@@ -17,11 +17,12 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from abng.core import config_rpc, methods
+from abng.core import config_rpc, methods, sched
 from abng.core import errors as E
 from abng.core.audit import AuditLog
 from abng.core.errors import RpcError
@@ -235,7 +236,13 @@ def install_signal_handlers(loop: asyncio.AbstractEventLoop, daemon: Daemon) -> 
 
 async def run(paths: Paths) -> int:
     daemon = Daemon(paths, subsystems=SUBSYSTEMS)
-    install_signal_handlers(asyncio.get_running_loop(), daemon)
+    loop = asyncio.get_running_loop()
+    # asyncio.to_thread work (the store's SQLite writes, config commits, spool and audit files)
+    # must not preempt the event loop when it is handed over (abng/core/sched.py)
+    loop.set_default_executor(
+        ThreadPoolExecutor(thread_name_prefix="abng-bg", initializer=sched.background_thread)
+    )
+    install_signal_handlers(loop, daemon)
     try:
         await daemon.start()
     except Exception as exc:
