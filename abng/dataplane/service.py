@@ -136,6 +136,8 @@ class PolicyService:
             raise
 
     def _spawn(self) -> WorkerProcess:
+        """Runs in the executor's thread, which lives as long as the service: the child's
+        PR_SET_PDEATHSIG follows the thread that started it, not the process."""
         self._latest = WorkerProcess(self.backend, has_vrf=self.has_vrf, netns=self.netns)
         return self._latest
 
