@@ -27,8 +27,16 @@ Event = dict[str, Any]
 Listener = Callable[[Event], None]
 
 
+_last_stamp: tuple[int, str] = (-1, "")
+
+
 def utc_timestamp(now: float) -> str:
-    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """``now`` as ``YYYY-MM-DDTHH:MM:SSZ`` (formatted once per second: events come in bursts)."""
+    global _last_stamp
+    second = int(now)
+    if _last_stamp[0] != second:
+        _last_stamp = (second, dt.datetime.fromtimestamp(second, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    return _last_stamp[1]
 
 
 class EventBus:
@@ -53,6 +61,10 @@ class EventBus:
     @property
     def subscribers(self) -> int:
         return len(self._listeners)
+
+    def wanted(self, name: EventName | str) -> bool:
+        """Whether any listener takes ``name`` events (callers skip building the data if not)."""
+        return any(events is None or name in events for events, _ in self._listeners.values())
 
     def publish(self, name: EventName | str, data: dict[str, Any]) -> None:
         event: Event = {"event": str(name), "timestamp": utc_timestamp(self._clock()), "data": data}

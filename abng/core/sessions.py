@@ -182,7 +182,10 @@ class SessionManager:
         if s.session_timeout:
             self.set_deadline(s.id, s.activated_at + s.session_timeout, TerminateReason.SESSION_TIMEOUT)
         log.info("session up", extra={"session_id": s.id, "username": s.username, "ip": s.ip_address})
-        self.bus.publish(EventName.SESSION_UP, s.to_rpc())
+        if self.bus.wanted(EventName.SESSION_UP):
+            self.bus.publish(EventName.SESSION_UP, s.to_rpc())
+        else:
+            self.bus.published += 1
         return s
 
     async def terminate(self, session_id: int, reason: TerminateReason) -> Session | None:
