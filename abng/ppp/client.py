@@ -7,6 +7,7 @@ a deadline out.  Pair it with :class:`abng.access.pppoe.client.DiscoveryClient` 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -62,7 +63,29 @@ class ClientUp:
 
 ClientEvent = ClientUp | SessionDown | LinkFinished | IPv4Packet
 
+_TLU, _TLD, _TLF = Action.TLU, Action.TLD, Action.TLF
+_S_INITIAL, _S_STARTING, _S_CLOSING, _S_STOPPING, _S_OPENED = (
+    State.INITIAL,
+    State.STARTING,
+    State.CLOSING,
+    State.STOPPING,
+    State.OPENED,
+)
+
 _AUTH = {"pap": PROTO_PAP, "chap": PROTO_CHAP, "chap-md5": PROTO_CHAP}
+_TERM_REQ = int(Code.TERM_REQ)
+
+
+@functools.lru_cache(maxsize=64)
+def _fsm_config(
+    restart_interval: float, max_configure: int, max_terminate: int, max_failure: int
+) -> FsmConfig:
+    return FsmConfig(restart_interval, max_configure, max_terminate, max_failure)
+
+
+@functools.lru_cache(maxsize=64)
+def _auth_accept(auth_protocols: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(dict.fromkeys(_AUTH[a] for a in auth_protocols))
 
 
 class PPPClient:
@@ -71,11 +94,11 @@ class PPPClient:
         self.counters: dict[str, int] = {}
         self._out: list[bytes] = []
         self._events: list[ClientEvent] = []
-        fsm = FsmConfig(
+        fsm = _fsm_config(
             config.restart_interval, config.max_configure, config.max_terminate, config.max_failure
         )
         self.fsm = fsm
-        accept = list(dict.fromkeys(_AUTH[a] for a in config.auth_protocols))
+        accept = _auth_accept(config.auth_protocols)
         self.lcp_policy = LcpPolicy(
             rng, config.mru, 65535, auth_accept=accept, max_failure=config.max_failure
         )
@@ -108,7 +131,7 @@ class PPPClient:
             proto, info = split_protocol(ppp_payload)
             if proto == PROTO_LCP:
                 pkt = decode_control(info)
-                if pkt.code == Code.TERM_REQ:
+                if pkt[0] == _TERM_REQ:
                     self._cause = self._cause or "user_request"
                 self.lcp.receive(pkt, now)
             elif proto == PROTO_PAP and self.phase == "auth":
@@ -162,12 +185,14 @@ class PPPClient:
     def next_deadline(self) -> float | None:
         if self.finished:
             return None
-        times = [self.lcp.next_deadline(), self.ipcp.next_deadline(), self._pap_deadline]
-        present = [t for t in times if t is not None]
-        return min(present) if present else None
+        best = self.lcp.next_deadline()
+        for t in (self.ipcp.deadline, self._pap_deadline):
+            if t is not None and (best is None or t < best):
+                best = t
+        return best
 
     def take_output(self) -> list[bytes]:
-        out = list(self._out)
+        out = self._out[:]  # the list itself is shared with the machines: copy, then empty
         self._out.clear()
         return out
 
@@ -220,7 +245,10 @@ class PPPClient:
             self._events.append(LinkFinished())
 
     def _process(self, now: float) -> None:
+        lcp, ipcp = self.lcp, self.ipcp
         for _ in range(16):
+            if not lcp.notices and not lcp.signals and not ipcp.signals:
+                return  # nothing to act on (the common case: checked without building lists)
             busy = False
             for notice in self.lcp.take_notices():
                 busy = True
@@ -235,32 +263,32 @@ class PPPClient:
                 self._lcp_signal(signal, now)
             for signal in self.ipcp.take_signals():
                 busy = True
-                if signal is Action.TLU and not self.is_up:
+                if signal is _TLU and not self.is_up:
                     self.is_up = True
                     pol = self.ipcp_policy
                     self._events.append(ClientUp(ip_str(pol.ip), ip_str(pol.gateway), pol.dns()))
-                elif signal in (Action.TLD, Action.TLF) and self.down_reason is None:
-                    self.lcp.fail("ipcp_down" if signal is Action.TLD else "negotiation_failed", now)
+                elif signal in (_TLD, _TLF) and self.down_reason is None:
+                    self.lcp.fail("ipcp_down" if signal is _TLD else "negotiation_failed", now)
             if not busy or self.finished:
                 return
         raise RuntimeError("PPPClient signal processing did not settle")
 
     def _lcp_signal(self, signal: Action, now: float) -> None:
-        if signal is Action.TLU and self.phase == "establish":
+        if signal is _TLU and self.phase == "establish":
             auth = self.lcp_policy.peer_auth
             self.phase = "auth"
             if auth == PROTO_PAP:
                 self._send_pap(now)
             elif auth is None:
                 self._auth_done(True, now)
-        elif signal is Action.TLD:
-            if self.ipcp.state not in (State.INITIAL, State.STARTING):
+        elif signal is _TLD:
+            if self.ipcp.state not in (_S_INITIAL, _S_STARTING):
                 self.ipcp.down(now)
             self.is_up = False
             if self.down_reason is None:
                 self.down_reason = self._cause or self.lcp.failure or "renegotiation"
                 self._events.append(SessionDown(self.down_reason))
-            if self.lcp.state not in (State.CLOSING, State.STOPPING):
+            if self.lcp.state not in (_S_CLOSING, _S_STOPPING):
                 self.lcp.close(now)
-        elif signal is Action.TLF:
+        elif signal is _TLF:
             self._finish()

@@ -10,8 +10,16 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+_H = struct.Struct("!H")
+_I = struct.Struct("!I")
+_BB = struct.Struct("!BB")
+_BBH = struct.Struct("!BBH")
+_HBBH = struct.Struct("!HBBH")
+_tuple_new: Callable[[Any, tuple[Any, ...]], Any] = tuple.__new__
 
 
 class DecodeError(ValueError):
@@ -67,7 +75,7 @@ def split_protocol(ppp_payload: bytes) -> tuple[int, bytes]:
     """Split a PPP payload into (protocol, information)."""
     if len(ppp_payload) < 2:
         raise DecodeError("short_ppp", f"{len(ppp_payload)} bytes")
-    (proto,) = struct.unpack_from("!H", ppp_payload)
+    proto = ppp_payload[0] << 8 | ppp_payload[1]
     # RFC 1661 §2: protocol values are odd, and the high octet is even.
     if not proto & 0x0001 or proto & 0x0100:
         raise DecodeError("bad_protocol_field", f"0x{proto:04x}")
@@ -75,47 +83,56 @@ def split_protocol(ppp_payload: bytes) -> tuple[int, bytes]:
 
 
 def encode_ppp(protocol: int, information: bytes) -> bytes:
-    return struct.pack("!H", protocol) + information
+    return _H.pack(protocol) + information
 
 
 # --- control packets (RFC 1661 §5) -----------------------------------------------------------
+#
+# ControlPacket and Option are immutable named tuples rather than frozen dataclasses: one or
+# more of them is made for every packet, and a tuple costs a third of a frozen dataclass.
 
 
-@dataclass(frozen=True, slots=True)
-class ControlPacket:
+class ControlPacket(NamedTuple):
     code: int
     identifier: int
     data: bytes = b""
 
     def encode(self) -> bytes:
-        return struct.pack("!BBH", self.code, self.identifier, 4 + len(self.data)) + self.data
+        return _BBH.pack(self.code, self.identifier, 4 + len(self.data)) + self.data
 
 
 def decode_control(information: bytes) -> ControlPacket:
     """Decode an LCP/NCP packet.  Octets past Length are padding (RFC 1661 §5) and ignored."""
-    if len(information) < 4:
-        raise DecodeError("short_packet", f"{len(information)} bytes")
-    code, ident, length = struct.unpack_from("!BBH", information)
-    if length < 4 or length > len(information):
-        raise DecodeError("bad_length", f"length {length}, have {len(information)}")
-    return ControlPacket(code, ident, bytes(information[4:length]))
+    have = len(information)
+    if have < 4:
+        raise DecodeError("short_packet", f"{have} bytes")
+    code, ident, length = _BBH.unpack_from(information)
+    if length < 4 or length > have:
+        raise DecodeError("bad_length", f"length {length}, have {have}")
+    pkt: ControlPacket = _tuple_new(ControlPacket, (code, ident, bytes(information[4:length])))
+    return pkt
 
 
 def control_frame(protocol: int, code: int, identifier: int, data: bytes = b"") -> bytes:
     """A complete PPP payload carrying one control packet."""
-    return encode_ppp(protocol, ControlPacket(code, identifier, data).encode())
+    return _HBBH.pack(protocol, code, identifier, 4 + len(data)) + data
 
 
 # --- configuration options (RFC 1661 §6) -----------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Option:
+class Option(NamedTuple):
     type: int
     data: bytes = b""
 
     def encode(self) -> bytes:
-        return struct.pack("!BB", self.type, 2 + len(self.data)) + self.data
+        return _BB.pack(self.type, 2 + len(self.data)) + self.data
+
+
+def new_option(otype: int, data: bytes) -> Option:
+    """``Option(otype, data)`` without the keyword handling of the generated constructor."""
+    opt: Option = _tuple_new(Option, (otype, data))
+    return opt
 
 
 MAX_OPTIONS = 64
@@ -124,22 +141,26 @@ MAX_OPTIONS = 64
 
 def decode_options(data: bytes) -> tuple[Option, ...]:
     options: list[Option] = []
+    append = options.append
     pos = 0
-    while pos < len(data):
-        if len(data) - pos < 2:
+    end = len(data)
+    while pos < end:
+        if end - pos < 2:
             raise DecodeError("truncated_option", f"at offset {pos}")
         otype, olen = data[pos], data[pos + 1]
-        if olen < 2 or pos + olen > len(data):
+        nxt = pos + olen
+        if olen < 2 or nxt > end:
             raise DecodeError("bad_option_length", f"type {otype} length {olen} at offset {pos}")
-        options.append(Option(otype, bytes(data[pos + 2 : pos + olen])))
-        pos += olen
+        append(_tuple_new(Option, (otype, bytes(data[pos + 2 : nxt]))))
+        pos = nxt
         if len(options) > MAX_OPTIONS:
             raise DecodeError("too_many_options", f"more than {MAX_OPTIONS}")
     return tuple(options)
 
 
 def encode_options(options: Iterable[Option]) -> bytes:
-    return b"".join(o.encode() for o in options)
+    pack = _BB.pack
+    return b"".join([pack(t, 2 + len(d)) + d for t, d in options])
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,30 +219,30 @@ CHAP_MD5 = 5
 """CHAP algorithm octet for MD5 (RFC 1994 §3)."""
 
 
+_AUTH_DATA = {PROTO_PAP: struct.pack("!H", PROTO_PAP), PROTO_CHAP: struct.pack("!HB", PROTO_CHAP, CHAP_MD5)}
+_AUTH_OPTIONS = {proto: Option(LCP_AUTH, data) for proto, data in _AUTH_DATA.items()}
+AUTH_BY_DATA = {data: proto for proto, data in _AUTH_DATA.items()}
+
+
 def auth_option(protocol: int) -> Option:
     """LCP Authentication-Protocol option for PAP (0xc023) or CHAP-MD5 (0xc223, algorithm 5)."""
-    if protocol == PROTO_PAP:
-        return Option(LCP_AUTH, struct.pack("!H", PROTO_PAP))
-    if protocol == PROTO_CHAP:
-        return Option(LCP_AUTH, struct.pack("!HB", PROTO_CHAP, CHAP_MD5))
-    raise ValueError(f"unsupported auth protocol 0x{protocol:04x}")
+    option = _AUTH_OPTIONS.get(protocol)
+    if option is None:
+        raise ValueError(f"unsupported auth protocol 0x{protocol:04x}")
+    return option
 
 
 def parse_auth_option(option: Option) -> int | None:
     """The auth protocol an Authentication-Protocol option names if we support it, else None."""
-    if option.data == struct.pack("!H", PROTO_PAP):
-        return PROTO_PAP
-    if option.data == struct.pack("!HB", PROTO_CHAP, CHAP_MD5):
-        return PROTO_CHAP
-    return None
+    return AUTH_BY_DATA.get(option.data)
 
 
 def u16(option: Option) -> int:
-    return int(struct.unpack("!H", option.data)[0])
+    return int(_H.unpack(option.data)[0])
 
 
 def u32(option: Option) -> int:
-    return int(struct.unpack("!I", option.data)[0])
+    return int(_I.unpack(option.data)[0])
 
 
 # --- PAP (RFC 1334 §2.2) ---------------------------------------------------------------------

@@ -127,6 +127,43 @@ TRANSITIONS: dict[tuple[State, Event], Cell] = _parse_table(_RFC_TABLE)
 TIMER_STATES = frozenset({State.CLOSING, State.STOPPING, State.REQ_SENT, State.ACK_RCVD, State.ACK_SENT})
 """States in which the restart timer runs (RFC 1661 §4.6)."""
 
+# The same table for the hot path: per event, one entry per state (indexed by the state's
+# number; None for a "-" cell): (actions, next state, next state keeps the restart timer,
+# the actions include str).  Hashing enum members is slow; indexing a tuple by an IntEnum is not.
+_Compiled = tuple[tuple[Action, ...], State, bool, bool]
+_Row = tuple[Event, tuple[_Compiled | None, ...]]
+
+
+def _compile(event: Event) -> _Row:
+    row: list[_Compiled | None] = []
+    for state in State:
+        cell = TRANSITIONS.get((state, event))
+        if cell is None:
+            row.append(None)
+        else:
+            actions, nxt = cell
+            row.append((actions, nxt, nxt in TIMER_STATES, Action.STR in actions))
+    return event, tuple(row)
+
+
+ROWS: dict[Event, _Row] = {event: _compile(event) for event in Event}
+_UP, _DOWN, _OPEN, _CLOSE = ROWS[Event.UP], ROWS[Event.DOWN], ROWS[Event.OPEN], ROWS[Event.CLOSE]
+_TO_PLUS, _TO_MINUS = ROWS[Event.TO_PLUS], ROWS[Event.TO_MINUS]
+_RCR_PLUS, _RCR_MINUS = ROWS[Event.RCR_PLUS], ROWS[Event.RCR_MINUS]
+_RCA, _RCN, _RTR = ROWS[Event.RCA], ROWS[Event.RCN], ROWS[Event.RTR]
+_RTA, _RUC = ROWS[Event.RTA], ROWS[Event.RUC]
+_RXJ_PLUS, _RXJ_MINUS = ROWS[Event.RXJ_PLUS], ROWS[Event.RXJ_MINUS]
+
+_TLU, _TLD, _TLS, _TLF = Action.TLU, Action.TLD, Action.TLS, Action.TLF
+_IRC, _ZRC, _SCR, _SCA, _SCN = Action.IRC, Action.ZRC, Action.SCR, Action.SCA, Action.SCN
+_STR, _STA, _SCJ, _SER = Action.STR, Action.STA, Action.SCJ, Action.SER
+_INITIAL, _OPENED, _STARTING = State.INITIAL, State.OPENED, State.STARTING
+_REJ_VERDICT = Code.CONF_REJ
+
+# control codes as plain ints (comparing with IntEnum members works, but is slower)
+_CONF_REQ, _CONF_ACK, _CONF_NAK, _CONF_REJ = 1, 2, 3, 4
+_TERM_REQ, _TERM_ACK, _CODE_REJ = 5, 6, 7
+
 
 class IllegalTransition(RuntimeError):
     """An event that the RFC table does not allow in the current state: a bug in our code."""
@@ -185,13 +222,14 @@ class Negotiator:
         self.config = config
         self.out = out
         self.counters = counters
-        self.state = State.INITIAL
+        self.state = _INITIAL
         self.signals: list[Action] = []
         self.restart_count = 0
         self.deadline: float | None = None
         self.next_id = 1
         self.req_id: int | None = None
         self.req_data = b""
+        self.req_options: tuple[Option, ...] = ()  # the options encoded in req_data
         self.req_answered = False  # pppd's seen_ack: one answer per Configure-Request
         self.naks_sent = 0
         self.naks_received = 0
@@ -203,16 +241,16 @@ class Negotiator:
     # --- administrative / lower-layer events -------------------------------------------------
 
     def up(self, now: float) -> None:
-        self.fire(Event.UP, now)
+        self._fire(_UP, now)
 
     def down(self, now: float) -> None:
-        self.fire(Event.DOWN, now)
+        self._fire(_DOWN, now)
 
     def open(self, now: float) -> None:
-        self.fire(Event.OPEN, now)
+        self._fire(_OPEN, now)
 
     def close(self, now: float) -> None:
-        self.fire(Event.CLOSE, now)
+        self._fire(_CLOSE, now)
 
     def fail(self, reason: str, now: float) -> None:
         """Give up negotiating: remember why and Close (Terminate-Request follows)."""
@@ -227,48 +265,59 @@ class Negotiator:
     # --- the automaton -----------------------------------------------------------------------
 
     def fire(self, event: Event, now: float) -> None:
-        actions, nxt = transition(self.state, event)
+        self._fire(ROWS[event], now)
+
+    def _fire(self, row: _Row, now: float) -> None:
+        event, cells = row
+        cell = cells[self.state]
+        if cell is None:
+            raise IllegalTransition(f"event {event} is not allowed in state {self.state.name}")
+        actions, nxt, timer, has_str = cell
         for action in actions:
-            self._do(action, actions, now)
+            self._do(action, has_str, now)
         self.state = nxt
-        if nxt not in TIMER_STATES:
+        if not timer:
             self.deadline = None
-        if nxt is State.OPENED:
+        if nxt is _OPENED:
             self.naks_received = 0
         self._entered(now)
 
     def _entered(self, now: float) -> None:
         """Hook for subclasses: called after every transition."""
 
-    def _do(self, action: Action, actions: tuple[Action, ...], now: float) -> None:
-        cfg = self.config
-        if action in (Action.TLU, Action.TLD, Action.TLS, Action.TLF):
-            self.signals.append(action)
-        elif action is Action.IRC:
-            self.restart_count = cfg.max_terminate if Action.STR in actions else cfg.max_configure
-        elif action is Action.ZRC:
-            self.restart_count = 0
-            self.deadline = now + cfg.restart_interval
-        elif action is Action.SCR:
-            self.req_id = self._new_id()
-            self.req_data = encode_options(self.policy.request_options())
+    def _do(self, action: Action, has_str: bool, now: float) -> None:
+        """One action of a table cell; ``has_str``: the cell also sends a Terminate-Request."""
+        if action is _SCR:
+            self.req_id = ident = self._new_id()
+            options = self.policy.request_options()
+            self.req_data = data = encode_options(options)
+            self.req_options = tuple(options)
             self.req_answered = False
-            self._send(Code.CONF_REQ, self.req_id, self.req_data)
+            self.out.append(control_frame(self.protocol, _CONF_REQ, ident, data))
             self.restart_count -= 1
-            self.deadline = now + cfg.restart_interval
-        elif action in (Action.SCA, Action.SCN):
-            if self._reply is None:
+            self.deadline = now + self.config.restart_interval
+        elif action is _SCA or action is _SCN:
+            reply = self._reply
+            if reply is None:
                 raise IllegalTransition(f"{action} without a Configure-Request to answer")
-            self._send(self._reply.code, self._reply.identifier, self._reply.data)
-        elif action is Action.STR:
-            self._send(Code.TERM_REQ, self._new_id())
+            self.out.append(control_frame(self.protocol, reply[0], reply[1], reply[2]))
+        elif action is _TLU or action is _TLD or action is _TLS or action is _TLF:
+            self.signals.append(action)
+        elif action is _IRC:
+            cfg = self.config
+            self.restart_count = cfg.max_terminate if has_str else cfg.max_configure
+        elif action is _ZRC:
+            self.restart_count = 0
+            self.deadline = now + self.config.restart_interval
+        elif action is _STR:
+            self._send(_TERM_REQ, self._new_id())
             self.restart_count -= 1
-            self.deadline = now + cfg.restart_interval
-        elif action is Action.STA:
-            self._send(Code.TERM_ACK, self._peer_ident)
-        elif action is Action.SCJ:
-            self._send(Code.CODE_REJ, self._new_id(), self._rejected)
-        elif action is Action.SER:
+            self.deadline = now + self.config.restart_interval
+        elif action is _STA:
+            self._send(_TERM_ACK, self._peer_ident)
+        elif action is _SCJ:
+            self._send(_CODE_REJ, self._new_id(), self._rejected)
+        elif action is _SER:
             self._send_echo_reply()
 
     def _send_echo_reply(self) -> None:
@@ -291,22 +340,25 @@ class Negotiator:
         if self.deadline is None or now < self.deadline:
             return
         self.deadline = None
-        self.fire(Event.TO_PLUS if self.restart_count > 0 else Event.TO_MINUS, now)
+        if self.restart_count > 0:
+            self._fire(_TO_PLUS, now)
+        else:
+            self._fire(_TO_MINUS, now)
 
     # --- received packets --------------------------------------------------------------------
 
     extra_codes: frozenset[int] = frozenset()
 
     def receive(self, pkt: ControlPacket, now: float) -> None:
-        if self.state in (State.INITIAL, State.STARTING):
+        if self.state <= _STARTING:  # INITIAL or STARTING
             # RFC 1661 §4.2/§3.4: no packets are expected before the lower layer is up.
             self.count("rx_not_ready")
             return
-        code = pkt.code
-        if code == Code.CONF_REQ:
+        code = pkt[0]
+        if code == _CONF_REQ:
             self._receive_conf_req(pkt, now)
-        elif code == Code.CONF_ACK:
-            if pkt.identifier != self.req_id or pkt.data != self.req_data:
+        elif code == _CONF_ACK:
+            if pkt[1] != self.req_id or pkt[2] != self.req_data:
                 self.count("rx_bad_ack")  # RFC 1661 §5.2: must match the request exactly
                 return
             if self.req_answered:
@@ -314,26 +366,30 @@ class Negotiator:
                 self.count("rx_duplicate_ack")
                 return
             self.req_answered = True
-            self.policy.on_ack(decode_options(pkt.data))
-            self.fire(Event.RCA, now)
-        elif code in (Code.CONF_NAK, Code.CONF_REJ):
+            # the Ack repeats our request byte for byte: its options are the ones we sent
+            self.policy.on_ack(self.req_options)
+            self._fire(_RCA, now)
+        elif code in (_CONF_NAK, _CONF_REJ):
             self._receive_nak(pkt, now)
-        elif code == Code.TERM_REQ:
-            self._peer_ident = pkt.identifier
-            self.fire(Event.RTR, now)
-        elif code == Code.TERM_ACK:
-            self.fire(Event.RTA, now)
-        elif code == Code.CODE_REJ:
+        elif code == _TERM_REQ:
+            self._peer_ident = pkt[1]
+            self._fire(_RTR, now)
+        elif code == _TERM_ACK:
+            self._fire(_RTA, now)
+        elif code == _CODE_REJ:
             if not pkt.data:
                 self.count("rx_bad_code_reject")
                 return
             # RFC 1661 §5.6: rejecting one of the configuration/termination codes is fatal.
-            self.fire(Event.RXJ_MINUS if pkt.data[0] in range(1, 8) else Event.RXJ_PLUS, now)
+            if 1 <= pkt.data[0] <= 7:
+                self._fire(_RXJ_MINUS, now)
+            else:
+                self._fire(_RXJ_PLUS, now)
         elif code in self.extra_codes:
             self._receive_extra(pkt, now)
         else:
             self._rejected = pkt.encode()[: self._max_reject_len()]
-            self.fire(Event.RUC, now)
+            self._fire(_RUC, now)
 
     def _receive_extra(self, pkt: ControlPacket, now: float) -> None:
         raise IllegalTransition(f"code {pkt.code} declared but not handled")
@@ -348,22 +404,26 @@ class Negotiator:
             self.count(f"rx_{exc.reason}")
             return
         verdict, reply = self.policy.check_request(options)
-        if verdict == Code.CONF_NAK and self.naks_sent >= self.config.max_failure:
+        if verdict == _CONF_NAK and self.naks_sent >= self.config.max_failure:
             # RFC 1661 §4.6 Max-Failure: stop Nak'ing, Reject the options instead.
             types = {o.type for o in reply}
-            verdict, reply = Code.CONF_REJ, [o for o in options if o.type in types]
-        if verdict == Code.CONF_ACK:
+            verdict, reply = _REJ_VERDICT, [o for o in options if o.type in types]
+        acked = verdict == _CONF_ACK
+        if acked:
             self.naks_sent = 0
         else:
             self.naks_sent += 1
-        self._reply = ControlPacket(verdict, pkt.identifier, encode_options(reply))
+        self._reply = ControlPacket(verdict, pkt[1], encode_options(reply))
         reason = self.policy.failure()
         if reason is None and self.naks_sent > 2 * self.config.max_failure:
             reason = "negotiation_failed"
         if reason is not None:
             self.fail(reason, now)
             return
-        self.fire(Event.RCR_PLUS if verdict == Code.CONF_ACK else Event.RCR_MINUS, now)
+        if acked:
+            self._fire(_RCR_PLUS, now)
+        else:
+            self._fire(_RCR_MINUS, now)
 
     def _receive_nak(self, pkt: ControlPacket, now: float) -> None:
         if pkt.identifier != self.req_id or self.req_answered:
@@ -374,7 +434,7 @@ class Negotiator:
         except DecodeError as exc:
             self.count(f"rx_{exc.reason}")
             return
-        if pkt.code == Code.CONF_REJ:
+        if pkt.code == _CONF_REJ:
             ours = set(decode_options(self.req_data))
             if not options or any(o not in ours for o in options):
                 self.count("rx_bad_reject")  # RFC 1661 §5.4: must be a subset of our request
@@ -390,7 +450,7 @@ class Negotiator:
         if reason is not None:
             self.fail(reason, now)
             return
-        self.fire(Event.RCN, now)
+        self._fire(_RCN, now)
 
     def take_signals(self) -> list[Action]:
         signals, self.signals = self.signals, []
@@ -403,6 +463,6 @@ class Negotiator:
 
     def restore_opened(self, next_id: int) -> None:
         """Put the machine in Opened without negotiating (used by PPPSession.resume)."""
-        self.state = State.OPENED
+        self.state = _OPENED
         self.next_id = next_id & 0xFF
         self.deadline = None

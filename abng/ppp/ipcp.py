@@ -10,25 +10,40 @@ gateway address.
 from __future__ import annotations
 
 import ipaddress
+import socket
 from collections.abc import Sequence
 
 from abng.ppp.codec import (
     IPCP_ADDRESS,
     IPCP_DNS1,
     IPCP_DNS2,
-    IPCP_OPTIONS,
     Code,
     Option,
+    new_option,
 )
 
 ZERO = b"\x00\x00\x00\x00"
+_ACK, _NAK, _REJ = Code.CONF_ACK, Code.CONF_NAK, Code.CONF_REJ  # verdicts (enum lookups are slow)
 
 
 def ip_bytes(address: str) -> bytes:
+    """The 4 octets of a dotted-quad address (ValueError as ``ipaddress`` raises it).
+
+    inet_pton is the fast path; its result counts only if it prints back as exactly the input
+    (canonical dotted quad), everything else goes through ``ipaddress`` and its rules."""
+    if type(address) is str:
+        try:
+            packed = socket.inet_pton(socket.AF_INET, address)
+        except (OSError, ValueError):  # ValueError: NUL or non-ASCII characters
+            packed = b""
+        if packed and socket.inet_ntop(socket.AF_INET, packed) == address:
+            return packed
     return ipaddress.IPv4Address(address).packed
 
 
 def ip_str(packed: bytes) -> str:
+    if type(packed) is bytes and len(packed) == 4:
+        return socket.inet_ntoa(packed)
     return str(ipaddress.IPv4Address(packed))
 
 
@@ -43,30 +58,35 @@ class IpcpServerPolicy:
         self.prompts = 1  # how many times we append an IP-Address the peer did not ask for
 
     def request_options(self) -> list[Option]:
-        return [Option(IPCP_ADDRESS, self.gateway)] if self.send_address else []
+        return [new_option(IPCP_ADDRESS, self.gateway)] if self.send_address else []
 
     def check_request(self, options: Sequence[Option]) -> tuple[Code, list[Option]]:
         rej = [o for o in options if not self._acceptable(o)]
         if rej:
-            return Code.CONF_REJ, rej
+            return _REJ, rej
         nak: list[Option] = []
-        for o in options:
-            want = self.peer_ip if o.type == IPCP_ADDRESS else self.dns[o.type]
-            if o.data != want:
-                nak.append(Option(o.type, want))
-        if self.prompts > 0 and not any(o.type == IPCP_ADDRESS for o in options):
+        has_address = False
+        for otype, data in options:
+            if otype == IPCP_ADDRESS:
+                has_address = True
+                want = self.peer_ip
+            else:
+                want = self.dns[otype]
+            if data != want:
+                nak.append(new_option(otype, want))
+        if self.prompts > 0 and not has_address:
             # RFC 1661 §5.3: a Nak may carry options the peer did not request, to prompt it.
             self.prompts -= 1
-            nak.insert(0, Option(IPCP_ADDRESS, self.peer_ip))
+            nak.insert(0, new_option(IPCP_ADDRESS, self.peer_ip))
         if nak:
-            return Code.CONF_NAK, nak
-        return Code.CONF_ACK, list(options)
+            return _NAK, nak
+        return _ACK, list(options)
 
     def _acceptable(self, o: Option) -> bool:
-        spec = IPCP_OPTIONS.get(o.type)
-        if spec is None or not spec.valid(o):
-            return False
-        return o.type == IPCP_ADDRESS or o.type in self.dns
+        """Known and well-formed (``IPCP_OPTIONS``: IP-Address and the DNS options are 4 octets)
+        and one we serve: IP-Address, and the DNS options we have servers for."""
+        otype, data = o
+        return len(data) == 4 and (otype == IPCP_ADDRESS or otype in self.dns)
 
     def on_ack(self, options: Sequence[Option]) -> None:
         return None
@@ -93,16 +113,23 @@ class IpcpClientPolicy:
         self.gateway = ZERO
 
     def request_options(self) -> list[Option]:
-        values = {IPCP_ADDRESS: self.ip, IPCP_DNS1: self.dns1, IPCP_DNS2: self.dns2}
-        return [Option(t, values[t]) for t in (IPCP_ADDRESS, IPCP_DNS1, IPCP_DNS2) if t in self.asked]
+        asked = self.asked
+        opts: list[Option] = []
+        if IPCP_ADDRESS in asked:
+            opts.append(new_option(IPCP_ADDRESS, self.ip))
+        if IPCP_DNS1 in asked:
+            opts.append(new_option(IPCP_DNS1, self.dns1))
+        if IPCP_DNS2 in asked:
+            opts.append(new_option(IPCP_DNS2, self.dns2))
+        return opts
 
     def check_request(self, options: Sequence[Option]) -> tuple[Code, list[Option]]:
         rej = [o for o in options if o.type != IPCP_ADDRESS or len(o.data) != 4]
         if rej:
-            return Code.CONF_REJ, rej
+            return _REJ, rej
         for o in options:
             self.gateway = o.data
-        return Code.CONF_ACK, list(options)
+        return _ACK, list(options)
 
     def on_ack(self, options: Sequence[Option]) -> None:
         return None

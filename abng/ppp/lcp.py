@@ -13,20 +13,28 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from abng.ppp.codec import (
+    AUTH_BY_DATA,
     LCP_AUTH,
     LCP_MAGIC,
     LCP_MRU,
-    LCP_OPTIONS,
     PROTO_LCP,
     Code,
     ControlPacket,
     Option,
     auth_option,
+    new_option,
     parse_auth_option,
     u16,
-    u32,
 )
-from abng.ppp.fsm import Event, FsmConfig, Negotiator, State
+from abng.ppp.fsm import ROWS, Event, FsmConfig, Negotiator, State
+
+_H = struct.Struct("!H")
+_I = struct.Struct("!I")
+
+_RXR, _RXJ_PLUS, _RXJ_MINUS = ROWS[Event.RXR], ROWS[Event.RXJ_PLUS], ROWS[Event.RXJ_MINUS]
+_OPENED = State.OPENED
+_ACK, _NAK, _REJ = Code.CONF_ACK, Code.CONF_NAK, Code.CONF_REJ  # verdicts (enum lookups are slow)
+_PROTO_REJ, _ECHO_REQ, _ECHO_REPLY = int(Code.PROTO_REJ), int(Code.ECHO_REQ), int(Code.ECHO_REPLY)
 
 RandomBytes = Callable[[int], bytes]
 
@@ -72,43 +80,45 @@ class LcpPolicy:
     def request_options(self) -> list[Option]:
         opts: list[Option] = []
         if self.send_mru:
-            opts.append(Option(LCP_MRU, struct.pack("!H", self.mru)))
+            opts.append(new_option(LCP_MRU, _H.pack(self.mru)))
         if self.auth is not None:
             opts.append(auth_option(self.auth))
         if self.send_magic:
-            opts.append(Option(LCP_MAGIC, struct.pack("!I", self.magic)))
+            opts.append(new_option(LCP_MAGIC, _I.pack(self.magic)))
         return opts
 
     def check_request(self, options: Sequence[Option]) -> tuple[Code, list[Option]]:
         looped = self._looped(options)
         rej = [o for o in options if not self._acceptable(o)]
         if rej:
-            return Code.CONF_REJ, rej
+            return _REJ, rej
         nak: list[Option] = []
         mru, magic, auth = 1500, 0, None
-        for o in options:
-            if o.type == LCP_MRU:
-                mru = u16(o)
+        for otype, data in options:
+            if otype == LCP_MRU:
+                mru = _H.unpack(data)[0]
                 if mru > self.max_peer_mru or mru < MIN_MRU:
-                    nak.append(Option(LCP_MRU, struct.pack("!H", self.max_peer_mru)))
-            elif o.type == LCP_MAGIC:
-                magic = u32(o)
+                    nak.append(new_option(LCP_MRU, _H.pack(self.max_peer_mru)))
+            elif otype == LCP_MAGIC:
+                magic = _I.unpack(data)[0]
                 if magic == 0 or looped:
-                    nak.append(Option(LCP_MAGIC, struct.pack("!I", random_magic(self.rng))))
-            elif o.type == LCP_AUTH:
-                auth = parse_auth_option(o)
+                    nak.append(new_option(LCP_MAGIC, _I.pack(random_magic(self.rng))))
+            elif otype == LCP_AUTH:
+                auth = AUTH_BY_DATA.get(data)
                 if auth not in self.auth_accept:
                     nak.append(auth_option(self.auth_accept[0]))
         if nak:
-            return Code.CONF_NAK, nak
+            return _NAK, nak
         self.peer_mru, self.peer_magic, self.peer_auth = mru, magic, auth
-        return Code.CONF_ACK, list(options)
+        return _ACK, list(options)
 
     def _looped(self, options: Sequence[Option]) -> bool:
         """RFC 1661 §6.4: the peer's magic equals ours - possibly a looped-back link.  Checked
         before anything else so that a looped request (which also carries our own options) counts."""
-        for o in options:
-            if o.type == LCP_MAGIC and len(o.data) == 4 and self.send_magic and u32(o) == self.magic:
+        if not self.send_magic:
+            return False
+        for otype, data in options:
+            if otype == LCP_MAGIC and len(data) == 4 and _I.unpack(data)[0] == self.magic:
                 self.collisions += 1
                 if self.collisions > self.max_failure:
                     self._failure = "loopback"
@@ -117,13 +127,18 @@ class LcpPolicy:
         return False
 
     def _acceptable(self, o: Option) -> bool:
-        spec = LCP_OPTIONS.get(o.type)
-        if spec is None or not spec.valid(o):
-            return False
-        if o.type == LCP_AUTH:
-            return bool(self.auth_accept)  # a server does not authenticate itself to a subscriber
-        # ACCM, Quality-Protocol, PFC and ACFC are rejected (RFC 2516 §7 forbids PFC/ACFC/ACCM).
-        return o.type in (LCP_MRU, LCP_MAGIC)
+        """Known, well-formed (``LCP_OPTIONS``) and one we take: MRU, Magic-Number and, on the
+        client, Authentication-Protocol.  ACCM, Quality-Protocol, PFC and ACFC are rejected
+        (RFC 2516 §7 forbids PFC/ACFC/ACCM)."""
+        otype, data = o
+        if otype == LCP_MRU:
+            return len(data) == 2
+        if otype == LCP_MAGIC:
+            return len(data) == 4
+        if otype == LCP_AUTH:
+            # a server does not authenticate itself to a subscriber
+            return len(data) >= 2 and bool(self.auth_accept)
+        return False
 
     def on_ack(self, options: Sequence[Option]) -> None:
         return None
@@ -205,7 +220,7 @@ class Lcp(Negotiator):
         return max(min(pol.peer_mru, pol.max_peer_mru), MIN_MRU) - 4 - 2
 
     def _entered(self, now: float) -> None:
-        if self.state is State.OPENED:
+        if self.state is _OPENED:
             if self.echo_deadline is None and self.echo_interval > 0:
                 self.echo_deadline = now + self.echo_interval
         else:
@@ -213,18 +228,18 @@ class Lcp(Negotiator):
             self.echo_outstanding = 0
 
     def _receive_extra(self, pkt: ControlPacket, now: float) -> None:
-        if pkt.code == Code.PROTO_REJ:
-            if self.state is not State.OPENED or len(pkt.data) < 2:
+        if pkt.code == _PROTO_REJ:
+            if self.state is not _OPENED or len(pkt.data) < 2:
                 self.count("rx_protocol_reject_ignored")  # RFC 1661 §5.7: only in Opened
                 return
             (proto,) = struct.unpack_from("!H", pkt.data)
             if proto == PROTO_LCP:
-                self.fire(Event.RXJ_MINUS, now)
+                self._fire(_RXJ_MINUS, now)
                 return
             self.notices.append(LcpNotice("protocol_rejected", proto))
-            self.fire(Event.RXJ_PLUS, now)
+            self._fire(_RXJ_PLUS, now)
             return
-        if pkt.code in (Code.ECHO_REQ, Code.ECHO_REPLY) and self.state is State.OPENED:
+        if pkt.code in (_ECHO_REQ, _ECHO_REPLY) and self.state is _OPENED:
             if len(pkt.data) < 4:
                 self.count("rx_short_echo")
                 return
@@ -233,30 +248,34 @@ class Lcp(Negotiator):
                 self.count("rx_echo_looped")
                 self.notices.append(LcpNotice("loopback"))
                 return
-            if pkt.code == Code.ECHO_REPLY:
+            if pkt.code == _ECHO_REPLY:
                 self.echo_outstanding = 0
             else:
                 self._echo_req = pkt
-        self.fire(Event.RXR, now)
+        self._fire(_RXR, now)
         self._echo_req = None
 
     def _send_echo_reply(self) -> None:
         if self._echo_req is None:  # RXR from a Discard-Request or an Echo-Reply: nothing to send
             return
-        data = struct.pack("!I", self.magic) + self._echo_req.data[4:]
-        self._send(Code.ECHO_REPLY, self._echo_req.identifier, data)
+        data = _I.pack(self.magic) + self._echo_req.data[4:]
+        self._send(_ECHO_REPLY, self._echo_req.identifier, data)
 
     def protocol_reject(self, protocol: int, information: bytes) -> None:
         """RFC 1661 §5.7: reject a protocol we do not speak (only once LCP is Opened)."""
-        if self.state is not State.OPENED:
+        if self.state is not _OPENED:
             self.count("rx_protocol_before_opened")
             return
         data = struct.pack("!H", protocol) + information
-        self._send(Code.PROTO_REJ, self._new_id(), data[: self._max_reject_len()])
+        self._send(_PROTO_REJ, self._new_id(), data[: self._max_reject_len()])
 
     def next_deadline(self) -> float | None:
-        times = [t for t in (self.deadline, self.echo_deadline) if t is not None]
-        return min(times) if times else None
+        restart, echo = self.deadline, self.echo_deadline
+        if restart is None:
+            return echo
+        if echo is None or restart <= echo:
+            return restart
+        return echo
 
     def handle_timer(self, now: float) -> None:
         super().handle_timer(now)
@@ -267,7 +286,7 @@ class Lcp(Negotiator):
             self.notices.append(LcpNotice("lost_carrier", self.echo_outstanding))
             return
         self.echo_id = (self.echo_id + 1) & 0xFF
-        self._send(Code.ECHO_REQ, self.echo_id, struct.pack("!I", self.magic))
+        self._send(_ECHO_REQ, self.echo_id, _I.pack(self.magic))
         self.echo_outstanding += 1
         self.echo_deadline = now + self.echo_interval
 

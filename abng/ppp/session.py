@@ -11,6 +11,7 @@ Protocols other than LCP/PAP/CHAP/IPCP/IPv4 (IPv6CP included) get an LCP Protoco
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,17 @@ from abng.ppp.events import (
 from abng.ppp.fsm import Action, FsmConfig, Negotiator, State
 from abng.ppp.ipcp import IpcpServerPolicy, ip_str
 from abng.ppp.lcp import Lcp, LcpPolicy
+
+_TERM_REQ, _CONF_REJ = int(Code.TERM_REQ), int(Code.CONF_REJ)
+
+_TLU, _TLD, _TLF = Action.TLU, Action.TLD, Action.TLF
+_S_INITIAL, _S_STARTING, _S_CLOSING, _S_STOPPING, _S_OPENED = (
+    State.INITIAL,
+    State.STARTING,
+    State.CLOSING,
+    State.STOPPING,
+    State.OPENED,
+)
 
 AUTH_PROTOCOLS = {"pap": PROTO_PAP, "chap": PROTO_CHAP, "chap-md5": PROTO_CHAP}
 
@@ -75,7 +87,20 @@ class PPPConfig:
 
     @property
     def fsm(self) -> FsmConfig:
-        return FsmConfig(self.restart_interval, self.max_configure, self.max_terminate, self.max_failure)
+        return _fsm_config(self.restart_interval, self.max_configure, self.max_terminate, self.max_failure)
+
+
+@functools.lru_cache(maxsize=64)
+def _fsm_config(
+    restart_interval: float, max_configure: int, max_terminate: int, max_failure: int
+) -> FsmConfig:
+    return FsmConfig(restart_interval, max_configure, max_terminate, max_failure)
+
+
+@functools.lru_cache(maxsize=64)
+def _auth_offer(auth_protocols: tuple[str, ...]) -> tuple[int, ...]:
+    """PPP protocol numbers to offer, in order, without duplicates ("chap" = "chap-md5")."""
+    return tuple(dict.fromkeys(AUTH_PROTOCOLS[a] for a in auth_protocols))
 
 
 class PPPSession:
@@ -86,8 +111,9 @@ class PPPSession:
         self.counters: dict[str, int] = {}
         self._out: list[bytes] = []
         self._events: list[Event] = []
-        offer = [AUTH_PROTOCOLS[a] for a in dict.fromkeys(config.auth_protocols)]
-        self.lcp_policy = LcpPolicy(rng, config.mru, config.mtu, auth_offer=list(dict.fromkeys(offer)))
+        self.lcp_policy = LcpPolicy(
+            rng, config.mru, config.mtu, auth_offer=_auth_offer(config.auth_protocols)
+        )
         self.lcp = Lcp(
             self.lcp_policy,
             config.fsm,
@@ -110,7 +136,7 @@ class PPPSession:
 
     def start(self, now: float) -> list[bytes]:
         """Bring LCP up; returns our first Configure-Request."""
-        if self.lcp.state is not State.INITIAL:
+        if self.lcp.state is not _S_INITIAL:
             raise RuntimeError("PPPSession.start called twice")
         self.lcp.open(now)
         self.lcp.up(now)
@@ -165,7 +191,7 @@ class PPPSession:
         if self.finished:
             return
         self._cause = self._cause or reason
-        if self.lcp.state is State.INITIAL:  # never started: nothing to tell the peer
+        if self.lcp.state is _S_INITIAL:  # never started: nothing to tell the peer
             self._finish()
             return
         self.lcp.close(now)
@@ -177,7 +203,7 @@ class PPPSession:
             return
         self._cause = self._cause or reason
         self._out.clear()
-        if self.lcp.state not in (State.INITIAL, State.STARTING):
+        if self.lcp.state not in (_S_INITIAL, _S_STARTING):
             self.lcp.down(now)
         self._finish()
 
@@ -197,16 +223,19 @@ class PPPSession:
     def next_deadline(self) -> float | None:
         if self.finished:
             return None
-        times = [self.lcp.next_deadline()]
+        best = self.lcp.next_deadline()
         if self.ipcp is not None:
-            times.append(self.ipcp.next_deadline())
+            t = self.ipcp.deadline
+            if t is not None and (best is None or t < best):
+                best = t
         if self.auth is not None:
-            times.append(self.auth.deadline)
-        present = [t for t in times if t is not None]
-        return min(present) if present else None
+            t = self.auth.deadline
+            if t is not None and (best is None or t < best):
+                best = t
+        return best
 
     def take_output(self) -> list[bytes]:
-        out = list(self._out)
+        out = self._out[:]  # the list itself is shared with the machines: copy, then empty
         self._out.clear()
         return out
 
@@ -221,13 +250,11 @@ class PPPSession:
 
     def _receive_lcp(self, info: bytes, now: float) -> None:
         pkt = decode_control(info)
-        if self.lcp.state is State.OPENED:
-            if pkt.code == Code.TERM_REQ:
-                self._cause = self._cause or "user_request"
-            elif pkt.code in (Code.CONF_REQ, Code.CONF_ACK, Code.CONF_NAK, Code.CONF_REJ):
-                self._cause = self._cause or "renegotiation"
-        elif pkt.code == Code.TERM_REQ:
+        code = pkt[0]
+        if code == _TERM_REQ:
             self._cause = self._cause or "user_request"
+        elif 1 <= code <= _CONF_REJ and self.lcp.state is _S_OPENED:  # Configure-*: renegotiation
+            self._cause = self._cause or "renegotiation"
         self.lcp.receive(pkt, now)
 
     def _receive_auth(self, proto: int, info: bytes, now: float) -> None:
@@ -272,7 +299,10 @@ class PPPSession:
             self._events.append(LinkFinished())
 
     def _process(self, now: float) -> None:
+        lcp = self.lcp
         for _ in range(16):  # each round can only move the machines forward; 16 is plenty
+            if not lcp.notices and not lcp.signals and (self.ipcp is None or not self.ipcp.signals):
+                return  # nothing to act on (the common case: checked without building lists)
             busy = False
             for notice in self.lcp.take_notices():
                 busy = True
@@ -298,27 +328,27 @@ class PPPSession:
         raise RuntimeError("PPPSession signal processing did not settle")
 
     def _lcp_signal(self, signal: Action, now: float) -> None:
-        if signal is Action.TLU:
+        if signal is _TLU:
             if self.down_reason is None and self.auth is None:
                 self._start_auth(now)
-        elif signal is Action.TLD:
-            if self.ipcp is not None and self.ipcp.state not in (State.INITIAL, State.STARTING):
+        elif signal is _TLD:
+            if self.ipcp is not None and self.ipcp.state not in (_S_INITIAL, _S_STARTING):
                 self.ipcp.down(now)
             self._go_down(self._cause or self.lcp.failure or "nas_error")
-            if self.lcp.state not in (State.CLOSING, State.STOPPING):
+            if self.lcp.state not in (_S_CLOSING, _S_STOPPING):
                 self.lcp.close(now)  # renegotiation is not resumed: finish the link
-        elif signal is Action.TLF:
+        elif signal is _TLF:
             self._finish()
 
     def _ipcp_signal(self, signal: Action, now: float) -> None:
         assert self.ipcp is not None and self.ip is not None
-        if signal is Action.TLU and not self.is_up and self.down_reason is None:
+        if signal is _TLU and not self.is_up and self.down_reason is None:
             self.is_up = True
             mtu = min(self.lcp_policy.peer_mru, self.config.mtu)
             self._events.append(SessionUp(self.ip, mtu, self.lcp_policy.mru))
-        elif signal is Action.TLD:
+        elif signal is _TLD:
             self._count("ipcp_renegotiation")  # the address stays; IPCP negotiates again
-        elif signal is Action.TLF and self.down_reason is None:
+        elif signal is _TLF and self.down_reason is None:
             # IPCP gave up (peer Terminate-Request, Max-Configure, Protocol-Reject): end the link.
             reason = self.ipcp.failure or ("user_request" if self.is_up else "negotiation_failed")
             self._cause = self._cause or reason

@@ -14,6 +14,22 @@ from dataclasses import dataclass
 from abng.access.pppoe.codec import Code, DecodeError, PPPoEPacket, Tag, decode, u16
 
 BROADCAST = b"\xff" * 6
+_H = struct.Struct("!H")
+# codes and tags as plain ints (looking up an enum member costs more than the whole comparison)
+_AC_COOKIE = int(Tag.AC_COOKIE)
+_AC_NAME = int(Tag.AC_NAME)
+_AC_SYSTEM_ERROR = int(Tag.AC_SYSTEM_ERROR)
+_GENERIC_ERROR = int(Tag.GENERIC_ERROR)
+_HOST_UNIQ = int(Tag.HOST_UNIQ)
+_PADI = int(Code.PADI)
+_PADO = int(Code.PADO)
+_PADR = int(Code.PADR)
+_PADS = int(Code.PADS)
+_PADT = int(Code.PADT)
+_PPP_MAX_PAYLOAD = int(Tag.PPP_MAX_PAYLOAD)
+_RELAY_SESSION_ID = int(Tag.RELAY_SESSION_ID)
+_SERVICE_NAME = int(Tag.SERVICE_NAME)
+_SERVICE_NAME_ERROR = int(Tag.SERVICE_NAME_ERROR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,18 +82,18 @@ class DiscoveryClient:
         self._agreed_payload: int | None = None
 
     def _tags(self) -> list[tuple[int, bytes]]:
-        tags: list[tuple[int, bytes]] = [(Tag.SERVICE_NAME, self.service_name.encode())]
+        tags: list[tuple[int, bytes]] = [(_SERVICE_NAME, self.service_name.encode())]
         if self.host_uniq is not None:
-            tags.append((Tag.HOST_UNIQ, self.host_uniq))
+            tags.append((_HOST_UNIQ, self.host_uniq))
         if self.max_payload is not None:
-            tags.append((Tag.PPP_MAX_PAYLOAD, struct.pack("!H", self.max_payload)))
+            tags.append((_PPP_MAX_PAYLOAD, _H.pack(self.max_payload)))
         return tags
 
     def start(self, now: float) -> None:
         if self.state != "idle":
             raise RuntimeError("discovery already started")
         self.state = "padi_sent"
-        self._transmit((BROADCAST, PPPoEPacket(Code.PADI, 0, tuple(self._tags())).encode()), now)
+        self._transmit((BROADCAST, PPPoEPacket(_PADI, 0, tuple(self._tags())).encode()), now)
 
     def _transmit(self, frame: tuple[bytes, bytes], now: float) -> None:
         self._last = frame
@@ -94,23 +110,23 @@ class DiscoveryClient:
         if self._foreign(pkt):
             self.counters["foreign"] = self.counters.get("foreign", 0) + 1
             return
-        if pkt.code == Code.PADO and self.state == "padi_sent":
-            name = (pkt.tag(Tag.AC_NAME) or b"").decode("utf-8", errors="replace")
+        if pkt.code == _PADO and self.state == "padi_sent":
+            name = (pkt.tag(_AC_NAME) or b"").decode("utf-8", errors="replace")
             if self.want_ac is not None and name != self.want_ac:
                 return
             self.ac_mac, self._ac_name = src_mac, name
             tags = self._tags()
-            for t in (Tag.AC_COOKIE, Tag.RELAY_SESSION_ID):
+            for t in (_AC_COOKIE, _RELAY_SESSION_ID):
                 value = pkt.tag(t)
                 if value is not None:
                     tags.append((t, value))
             self.state = "padr_sent"
-            self._transmit((src_mac, PPPoEPacket(Code.PADR, 0, tuple(tags)).encode()), now)
-        elif pkt.code == Code.PADS and self.state == "padr_sent" and src_mac == self.ac_mac:
+            self._transmit((src_mac, PPPoEPacket(_PADR, 0, tuple(tags)).encode()), now)
+        elif pkt.code == _PADS and self.state == "padr_sent" and src_mac == self.ac_mac:
             for tag, reason in (
-                (Tag.SERVICE_NAME_ERROR, "service_name_error"),
-                (Tag.AC_SYSTEM_ERROR, "ac_system_error"),
-                (Tag.GENERIC_ERROR, "generic_error"),
+                (_SERVICE_NAME_ERROR, "service_name_error"),
+                (_AC_SYSTEM_ERROR, "ac_system_error"),
+                (_GENERIC_ERROR, "generic_error"),
             ):
                 if pkt.has(tag):
                     self._fail(reason)
@@ -118,12 +134,12 @@ class DiscoveryClient:
             if pkt.session_id in (0, 0xFFFF):
                 self._fail("generic_error")
                 return
-            raw = pkt.tag(Tag.PPP_MAX_PAYLOAD)
+            raw = pkt.tag(_PPP_MAX_PAYLOAD)
             self._agreed_payload = u16(raw) if raw is not None else None
             self.state, self.session_id, self._deadline = "session", pkt.session_id, None
             self._events.append(DiscoveryUp(pkt.session_id, src_mac, self._ac_name, self._agreed_payload))
         elif (
-            pkt.code == Code.PADT
+            pkt.code == _PADT
             and self.state == "session"
             and src_mac == self.ac_mac
             and pkt.session_id == self.session_id
@@ -133,9 +149,9 @@ class DiscoveryClient:
 
     def _foreign(self, pkt: PPPoEPacket) -> bool:
         """A reply meant for another host on the segment (Host-Uniq differs)."""
-        if pkt.code not in (Code.PADO, Code.PADS) or self.host_uniq is None:
+        if pkt.code not in (_PADO, _PADS) or self.host_uniq is None:
             return False
-        return pkt.tag(Tag.HOST_UNIQ) != self.host_uniq
+        return pkt.tag(_HOST_UNIQ) != self.host_uniq
 
     def _fail(self, reason: str) -> None:
         self.state, self._deadline = "done", None
@@ -146,7 +162,7 @@ class DiscoveryClient:
         if self.state != "session":
             raise RuntimeError("no PPPoE session to terminate")
         self.state = "done"
-        return self.ac_mac, PPPoEPacket(Code.PADT, self.session_id, ()).encode()
+        return self.ac_mac, PPPoEPacket(_PADT, self.session_id, ()).encode()
 
     def next_deadline(self) -> float | None:
         return self._deadline

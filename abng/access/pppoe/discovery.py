@@ -25,6 +25,22 @@ MAX_SESSION_ID = 0xFFFE  # 0 and 0xFFFF are reserved (RFC 2516 §4)
 STANDARD_PAYLOAD = 1492
 CODE_NAMES = {c.value: c.name for c in Code}
 BROADCAST = b"\xff" * 6
+_ZERO_MAC = bytes(6)
+_RX_KEYS = {code: f"rx_{name}" for code, name in CODE_NAMES.items()}
+# codes and tags as plain ints on the hot path (IntEnum members compare equal, but slower)
+_PADI, _PADO, _PADR, _PADS, _PADT = (int(c) for c in (Code.PADI, Code.PADO, Code.PADR, Code.PADS, Code.PADT))
+_SERVICE_NAME, _AC_NAME, _HOST_UNIQ, _AC_COOKIE, _RELAY_SESSION_ID, _PPP_MAX_PAYLOAD = (
+    int(t)
+    for t in (
+        Tag.SERVICE_NAME,
+        Tag.AC_NAME,
+        Tag.HOST_UNIQ,
+        Tag.AC_COOKIE,
+        Tag.RELAY_SESSION_ID,
+        Tag.PPP_MAX_PAYLOAD,
+    )
+)
+_H = struct.Struct("!H")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +122,7 @@ class DiscoveryServer:
     ) -> DiscoveryResult:
         """One discovery packet from ``peer_mac`` on ``vlans`` (VIDs, outer first).  ``dst_mac``
         (the frame's destination) lets a promiscuous trunk ignore PADR/PADT meant for another AC."""
-        if len(peer_mac) != 6 or peer_mac[0] & 1 or peer_mac == bytes(6):
+        if len(peer_mac) != 6 or peer_mac[0] & 1 or peer_mac == _ZERO_MAC:
             return self._drop("bad_source_mac")
         ours = self.config.our_mac
         if ours is not None and dst_mac is not None and dst_mac != ours and dst_mac != BROADCAST:
@@ -115,49 +131,50 @@ class DiscoveryServer:
             pkt = decode(payload)
         except DecodeError as exc:
             return self._drop(exc.reason)
-        self._count(f"rx_{CODE_NAMES.get(pkt.code, 'unknown')}")
-        if pkt.code == Code.PADT:
+        code = pkt.code
+        self._count(_RX_KEYS.get(code, "rx_unknown"))
+        if code == _PADT:
             return self._padt(pkt, peer_mac, vlans)
-        if pkt.code not in (Code.PADI, Code.PADR):
+        if code != _PADI and code != _PADR:
             return self._drop("unexpected_code")
-        if pkt.code == Code.PADR and ours is not None and dst_mac is not None and dst_mac != ours:
+        if code == _PADR and ours is not None and dst_mac is not None and dst_mac != ours:
             return self._drop("not_for_us")  # a broadcast PADR is not addressed to us either
         if pkt.session_id != 0:
             return self._drop("nonzero_session_id")  # RFC 2516 §5.1/§5.3
         limited = self._limiter.allow(peer_mac, now)
         if limited is not None:
             return self._drop(limited)
-        if pkt.code == Code.PADI:
+        if code == _PADI:
             return self._padi(pkt, peer_mac, vlans, now)
         return self._padr(pkt, peer_mac, vlans, now)
 
     def _service(self, pkt: PPPoEPacket) -> str | None:
         """The requested Service-Name if we offer it, else None."""
-        raw = pkt.tag(Tag.SERVICE_NAME)
+        raw = pkt.tag(_SERVICE_NAME)
         name = (raw or b"").decode("utf-8", errors="replace")
         if not self.config.service_names or name == "" or name in self.config.service_names:
             return name
         return None
 
     def _max_payload(self, pkt: PPPoEPacket) -> int | None:
-        raw = pkt.tag(Tag.PPP_MAX_PAYLOAD)
+        raw = pkt.tag(_PPP_MAX_PAYLOAD)
         value = u16(raw) if raw is not None else None
         if value is None or value <= STANDARD_PAYLOAD or self.config.max_payload <= STANDARD_PAYLOAD:
             return None  # RFC 4638 §4: only for values above 1492
         return min(value, self.config.max_payload)
 
     def _echo_tags(self, pkt: PPPoEPacket, service: str, max_payload: int | None) -> list[tuple[int, bytes]]:
-        tags: list[tuple[int, bytes]] = [(Tag.SERVICE_NAME, service.encode())]
-        for t in (Tag.HOST_UNIQ, Tag.RELAY_SESSION_ID):
+        tags: list[tuple[int, bytes]] = [(_SERVICE_NAME, service.encode())]
+        for t in (_HOST_UNIQ, _RELAY_SESSION_ID):
             value = pkt.tag(t)
             if value is not None:
                 tags.append((t, value))
         if max_payload is not None:
-            tags.append((Tag.PPP_MAX_PAYLOAD, struct.pack("!H", max_payload)))
+            tags.append((_PPP_MAX_PAYLOAD, _H.pack(max_payload)))
         return tags
 
     def _padi(self, pkt: PPPoEPacket, peer_mac: bytes, vlans: tuple[int, ...], now: float) -> DiscoveryResult:
-        if not pkt.has(Tag.SERVICE_NAME):
+        if not pkt.has(_SERVICE_NAME):
             return self._drop("no_service_name")  # RFC 2516 §5.1: exactly one Service-Name
         service = self._service(pkt)
         if service is None:
@@ -165,10 +182,10 @@ class DiscoveryServer:
         cfg = self.config
         self._nonce += 1
         cookie = make_cookie(cfg.cookie_secret, peer_mac, vlans, now, cfg.cookie_lifetime, self._nonce)
-        tags = [(Tag.AC_NAME, cfg.ac_name.encode()), *self._echo_tags(pkt, service, self._max_payload(pkt))]
-        tags.append((Tag.AC_COOKIE, cookie))
+        tags = [(_AC_NAME, cfg.ac_name.encode()), *self._echo_tags(pkt, service, self._max_payload(pkt))]
+        tags.append((_AC_COOKIE, cookie))
         self._count("tx_PADO")
-        return DiscoveryResult(reply=PPPoEPacket(Code.PADO, 0, tuple(tags)).encode())
+        return DiscoveryResult(reply=PPPoEPacket(_PADO, 0, tuple(tags)).encode())
 
     def _pads_error(self, pkt: PPPoEPacket, tag: int, text: str) -> DiscoveryResult:
         tags = [(tag, text.encode())]
@@ -181,7 +198,7 @@ class DiscoveryServer:
 
     def _padr(self, pkt: PPPoEPacket, peer_mac: bytes, vlans: tuple[int, ...], now: float) -> DiscoveryResult:
         cfg = self.config
-        cookie = pkt.tag(Tag.AC_COOKIE)
+        cookie = pkt.tag(_AC_COOKIE)
         if cookie is None:
             return self._drop("no_cookie")
         bad = check_cookie(cfg.cookie_secret, cookie, peer_mac, vlans, now, cfg.cookie_lifetime)
@@ -192,7 +209,7 @@ class DiscoveryServer:
             # Our PADS got lost and the client repeats its PADR: same answer, no new session.
             self._count("padr_replay")
             return DiscoveryResult(reply=self._pads(self.sessions[existing]))
-        if not pkt.has(Tag.SERVICE_NAME):
+        if not pkt.has(_SERVICE_NAME):
             return self._drop("no_service_name")
         service = self._service(pkt)
         if service is None:
@@ -206,8 +223,8 @@ class DiscoveryServer:
             peer_mac,
             vlans,
             service,
-            pkt.tag(Tag.HOST_UNIQ),
-            pkt.tag(Tag.RELAY_SESSION_ID),
+            pkt.tag(_HOST_UNIQ),
+            pkt.tag(_RELAY_SESSION_ID),
             self._max_payload(pkt),
             cookie,
         )
@@ -215,15 +232,15 @@ class DiscoveryServer:
         return DiscoveryResult(reply=self._pads(session), new_session=session)
 
     def _pads(self, s: NewSession) -> bytes:
-        tags: list[tuple[int, bytes]] = [(Tag.SERVICE_NAME, s.service_name.encode())]
+        tags: list[tuple[int, bytes]] = [(_SERVICE_NAME, s.service_name.encode())]
         if s.host_uniq is not None:
-            tags.append((Tag.HOST_UNIQ, s.host_uniq))
+            tags.append((_HOST_UNIQ, s.host_uniq))
         if s.relay_session_id is not None:
-            tags.append((Tag.RELAY_SESSION_ID, s.relay_session_id))
+            tags.append((_RELAY_SESSION_ID, s.relay_session_id))
         if s.max_payload is not None:
-            tags.append((Tag.PPP_MAX_PAYLOAD, struct.pack("!H", s.max_payload)))
+            tags.append((_PPP_MAX_PAYLOAD, _H.pack(s.max_payload)))
         self._count("tx_PADS")
-        return PPPoEPacket(Code.PADS, s.session_id, tuple(tags)).encode()
+        return PPPoEPacket(_PADS, s.session_id, tuple(tags)).encode()
 
     def _allocate(self) -> int:
         span = MAX_SESSION_ID - MIN_SESSION_ID + 1
