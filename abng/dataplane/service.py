@@ -41,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from abng.config.rates import MAX_RATE_BPS, parse_rate
+from abng.core import sched
 from abng.core.events import EventName
 from abng.core.hooks import BaseSessionHook
 from abng.core.model import Session, SessionState, SessionType
@@ -117,7 +118,11 @@ class PolicyService:
         self.applied: dict[int, Want] = {}
         self.pending: set[int] = set()
         self.stats: Counter[str] = Counter()
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="abng-dataplane")
+        #: SCHED_BATCH (abng/core/sched.py): handing it a batch does not switch the loop out; the
+        #: worker process started from it inherits the policy
+        self._executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="abng-dataplane", initializer=sched.background_thread
+        )
         self._queue: list[tuple[Op, asyncio.Future[Outcome]]] = []
         self._wake = asyncio.Event()
         self._defaults: tuple[Any, int | None, int | None] = (None, None, None)

@@ -296,10 +296,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--log-level", default="info")
     p.add_argument("--parent", type=int, required=True)
     args = p.parse_args(argv)
+    from abng.core import sched
     from abng.core.log import setup_logging
 
     setup_logging(args.log_level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's ^C: abngd stops us in order
+    sched.background_thread()  # never preempt abngd's loop (inherited from the executor anyway)
     _die_with_parent(args.parent)
     conn = Connection(args.fd)
     try:

@@ -90,6 +90,7 @@ def test_calls_errors_and_clean_close(policy_ns: str) -> None:
     w = WorkerProcess("htb", has_vrf=False, netns=policy_ns, log_level="warning")
     try:
         assert w.alive() and w.pid != os.getpid()
+        assert os.sched_getscheduler(w.pid) == os.SCHED_BATCH  # never preempts abngd's loop
         want = Want(1, "100.64.1.2", TUN, Shape(20_000_000, 5_000_000, 34, 64))
         (out,) = w.run([Up(want)])
         assert out.ok and not out.pending
