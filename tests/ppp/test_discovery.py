@@ -292,3 +292,18 @@ def test_frames_for_another_ac_are_ignored() -> None:
     padt = PPPoEPacket(Code.PADT, new.session_id, ()).encode()
     assert srv.handle(padt, MAC1, VLANS, 0.0, dst_mac=other_ac).drop_reason == "not_for_us"
     assert srv.handle(padt, MAC1, VLANS, 0.0, dst_mac=AC_MAC).terminated == new.session_id
+
+
+def test_cookie_hmac_matches_the_standard_library() -> None:
+    """The precomputed-pad HMAC behind the AC-Cookie equals hmac.digest for every key size."""
+    import hmac
+    import random
+
+    from abng.access.pppoe.cookie import hmac_sha256
+
+    r = random.Random(5)
+    for size in (16, 32, 63, 64, 65, 100, 200):
+        secret = r.randbytes(size)
+        for _ in range(20):
+            msg = r.randbytes(r.randint(0, 80))
+            assert hmac_sha256(secret, msg) == hmac.digest(secret, msg, "sha256")

@@ -20,6 +20,7 @@ the session manager and the userspace data path (issue 5).
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,6 +84,10 @@ class Sub:
     gone: bool = False
     saved: dict[str, Any] | None = None  # the PPP state last written to access_data.ppp
     saved_at: float = 0.0
+    timer_key: tuple[str, int] = ("ppp", 0)  # set by PppoeService._adopt, with on_timer
+    on_timer: Callable[[float], None] | None = None
+    head: bytes = b""  # Ethernet + VLAN header of our session frames to the peer (see _send_ppp)
+    head_src: bytes = b""  # the trunk MAC ``head`` was built with
 
 
 def discovery_config(cfg: Any, secret: bytes) -> DiscoveryConfig:
@@ -187,10 +192,17 @@ class PppoeService:
             "service_name": ns.service_name,
         }
         core = self.mgr.open(SessionType.PPPOE, "", format_mac(ns.peer_mac), iface, data)
-        ppp = PPPSession(self.ppp_cfg.with_max_payload(ns.max_payload), secrets.token_bytes, now)
-        sub = Sub(ns, tags, iface, ppp, core.id)
-        self.subs[ns.session_id], self.by_core[core.id] = sub, ns.session_id
+        ppp = PPPSession(self.ppp_cfg.with_max_payload(ns.max_payload), os.urandom, now)
+        sub = self._adopt(Sub(ns, tags, iface, ppp, core.id))
         self._run(sub, now, lambda: self._send_ppp(sub, ppp.start(now)))
+
+    def _adopt(self, sub: Sub) -> Sub:
+        """Register ``sub`` and make its timer key and callback (once, not per frame)."""
+        sid = sub.ns.session_id
+        self.subs[sid], self.by_core[sub.core_id] = sub, sid
+        sub.timer_key = ("ppp", sid)
+        sub.on_timer = lambda t: self._run(sub, t, sub.ppp.handle_timer, t)
+        return sub
 
     # ---- the machine, contained -----------------------------------------------------------------
     def _run(self, sub: Sub, now: float, fn: Callable[..., Any], *args: Any) -> None:
@@ -209,12 +221,16 @@ class PppoeService:
             self._end(sub, TerminateReason.NAS_ERROR)
 
     def _send_ppp(self, sub: Sub, payloads: list[bytes]) -> None:
+        if not payloads:
+            return
         mac = self.trunk.datapath.trunk_mac
+        if sub.head_src != mac:
+            # build_frame(dst, src, tags, type, payload) == build_frame(dst, src, tags, type, b"") + payload
+            sub.head = build_frame(sub.ns.peer_mac, mac, sub.tags, ETH_P_PPPOE_SESS, b"")
+            sub.head_src = mac
+        head, sid, send = sub.head, sub.ns.session_id, self.trunk.send
         for p in payloads:
-            frame = build_frame(
-                sub.ns.peer_mac, mac, sub.tags, ETH_P_PPPOE_SESS, session_frame(sub.ns.session_id, p)
-            )
-            self.trunk.send(frame)
+            send(head + session_frame(sid, p))
 
     def _process(self, sub: Sub, now: float) -> None:
         self._send_ppp(sub, sub.ppp.take_output())
@@ -242,13 +258,11 @@ class PppoeService:
                 self.counters["ppp_echo_timeout"] += 1
         if sub.saved is not None and not sub.gone and now - sub.saved_at >= PPP_STATE_REFRESH:
             self._save_ppp(sub, now)
-        key = ("ppp", sub.ns.session_id)
         if sub.gone:
-            self.trunk.timers.cancel(key)
+            self.trunk.timers.cancel(sub.timer_key)
         else:
-            self.trunk.timers.set(
-                key, sub.ppp.next_deadline(), lambda t: self._run(sub, t, sub.ppp.handle_timer, t)
-            )
+            assert sub.on_timer is not None  # set by _adopt
+            self.trunk.timers.set(sub.timer_key, sub.ppp.next_deadline(), sub.on_timer)
 
     def _save_ppp(self, sub: Sub, now: float) -> None:
         """Refresh ``access_data.ppp`` if the PPP state moved on since it was last written."""
@@ -397,25 +411,26 @@ class PppoeService:
             )
             try:
                 self.discovery.restore(ns)
-                ppp = PPPSession.resume(self.ppp_cfg, secrets.token_bytes, ad["ppp"], now)
+                ppp = PPPSession.resume(self.ppp_cfg, os.urandom, ad["ppp"], now)
             except (ValueError, KeyError, TypeError) as exc:
                 log.error("cannot resume PPPoE session: %s", exc, extra={"session_id": s.id})
                 self.discovery.release(ns.session_id, mac)
                 await self.mgr.terminate(s.id, TerminateReason.NAS_ERROR)
                 continue
-            sub = Sub(
-                ns,
-                tags,
-                s.access_interface,
-                ppp,
-                s.id,
-                username=s.username,
-                pool=ad.get("pool"),
-                ip=s.ip_address,
-                saved=ad["ppp"],
-                saved_at=now,
+            sub = self._adopt(
+                Sub(
+                    ns,
+                    tags,
+                    s.access_interface,
+                    ppp,
+                    s.id,
+                    username=s.username,
+                    pool=ad.get("pool"),
+                    ip=s.ip_address,
+                    saved=ad["ppp"],
+                    saved_at=now,
+                )
             )
-            self.subs[ns.session_id], self.by_core[s.id] = sub, ns.session_id
             if sub.pool in self.trunk.pools:
                 self.trunk.pools[sub.pool].reserve(ip_to_int(s.ip_address), mac)
             path = SubscriberPath(tags, mac, Kind.PPPOE, ns.session_id, s.access_interface)
