@@ -18,6 +18,7 @@ from abng.access.dhcp.options import MessageType, Opt, enc_ip, enc_u16
 from abng.access.frames import BROADCAST_MAC
 
 ALL_ONES = 0xFFFFFFFF
+MAX_SIZE = enc_u16(1500)
 PARAMS = bytes((Opt.SUBNET_MASK, Opt.ROUTER, Opt.DNS, Opt.LEASE_TIME, Opt.RENEWAL_TIME, Opt.REBINDING_TIME))
 
 
@@ -88,18 +89,21 @@ class DhcpClient:
         self._t1 = self._t2 = self._expiry = 0.0
         self._out: list[DhcpOut] = []
         self._events: list[DhcpEvent] = []
+        # The options every DISCOVER and REQUEST ends with (same for the client's lifetime).
+        self._asks: tuple[tuple[int, bytes], ...] = (
+            (Opt.PARAM_REQUEST, PARAMS),
+            (Opt.MAX_MESSAGE_SIZE, MAX_SIZE),
+        )
+        if hostname:
+            self._asks += ((Opt.HOSTNAME, hostname.encode()),)
 
     # --- messages --------------------------------------------------------------------------------
     def _message(
         self, mtype: MessageType, ciaddr: int = 0, extra: tuple[tuple[int, bytes], ...] = ()
     ) -> bytes:
-        opts: list[tuple[int, bytes]] = [(Opt.MESSAGE_TYPE, bytes((mtype,)))]
-        opts.extend(extra)
-        if mtype in (MessageType.DISCOVER, MessageType.REQUEST):
-            opts.append((Opt.PARAM_REQUEST, PARAMS))
-            opts.append((Opt.MAX_MESSAGE_SIZE, enc_u16(1500)))
-            if self.hostname:
-                opts.append((Opt.HOSTNAME, self.hostname.encode()))
+        opts: list[tuple[int, bytes]] = [(Opt.MESSAGE_TYPE, bytes((mtype,))), *extra]
+        if mtype is MessageType.DISCOVER or mtype is MessageType.REQUEST:
+            opts += self._asks
         return build_message(op=BOOTREQUEST, xid=self.xid, chaddr=self.mac, ciaddr=ciaddr, options=opts)
 
     def _broadcast(self, payload: bytes, src_ip: int = 0) -> None:

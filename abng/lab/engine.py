@@ -48,6 +48,12 @@ from abng.ppp.client import ClientConfig
 log = logging.getLogger(__name__)
 
 _TAG = struct.Struct("!HH")
+
+
+def _no_time() -> float:
+    return 0.0  # an engine neither started nor given a clock
+
+
 _ETYPE = struct.Struct("!H")
 
 Machine = PppoeSubscriber | DhcpClient
@@ -131,17 +137,17 @@ class Engine:
         self._handle: asyncio.TimerHandle | None = None
         self._armed: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._clock = clock
+        self._time: Callable[[], float] = clock if clock is not None else _no_time
         self.frame_errors = 0
 
     # --- lifecycle -------------------------------------------------------------------------------
     def now(self) -> float:
-        if self._clock is not None:
-            return self._clock()
-        return self._loop.time() if self._loop is not None else 0.0
+        return self._time()
 
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self._time is _no_time:
+            self._time = self._loop.time
         self._refill_at = self.now()
         for io in self.ios:
             io.start(self._on_frame)
@@ -157,12 +163,13 @@ class Engine:
     def add(self, specs: list[SubscriberSpec], io_index: int = 0) -> list[int]:
         ids = []
         for spec in specs:
-            if spec.mac in self.by_mac:
+            mac = spec.mac
+            if mac in self.by_mac:
                 raise ValueError(f"subscriber {spec.kind} {spec.index} already exists")
             sub = Subscriber(self._next_sid, spec, self.ios[io_index % len(self.ios)])
             self._next_sid += 1
             self.subs[sub.sid] = sub
-            self.by_mac[spec.mac] = sub
+            self.by_mac[mac] = sub
             self.stats.requested[spec.kind] += 1
             self._enqueue(sub)
             ids.append(sub.sid)
@@ -179,7 +186,7 @@ class Engine:
             sub.state = "removed"
             self.stats.requested[sub.spec.kind] -= 1
             del self.subs[sid]
-            self.by_mac.pop(sub.spec.mac, None)
+            self.by_mac.pop(sub.mac, None)
             done += 1
         self._arm()
         return done
@@ -243,7 +250,7 @@ class Engine:
             )
         else:
             machine = DhcpClient(
-                spec.mac, self._rng.getrandbits(32), hostname=f"lab{spec.index}", timeout=self.timeout
+                sub.mac, self._rng.getrandbits(32), hostname=f"lab{spec.index}", timeout=self.timeout
             )
         sub.machine, sub.state, sub.started_at = machine, "connecting", now
         sub.reconnect_at = None
@@ -260,37 +267,39 @@ class Engine:
         m = sub.machine
         if m is None:
             return
-        now = self.now()
+        now = self._time()
         # Fast path: the frame carries this subscriber's own tag stack (what the BNG sends back),
         # so the EtherType sits at a known offset; anything else goes through parse_frame.
+        # Either way the payload is buf[o:] (not copied out on the session path).
         hl = sub.header_len
+        n = len(frame)
         if (
-            frame[12:hl] == sub.tag_bytes
-            and len(frame) >= hl + 2
+            n >= hl + 2
+            and frame[12:hl] == sub.tag_bytes
             and (etype := frame[hl] << 8 | frame[hl + 1]) not in VLAN_TPIDS
         ):
-            src, payload = frame[6:12], frame[hl + 2 :]
+            buf, o = frame, hl + 2
         else:
             try:
                 eth = parse_frame(frame)
             except DecodeError:
                 self.frame_errors += 1
                 return
-            etype, src, payload = eth.ethertype, eth.src, eth.payload
+            etype, buf, o, n = eth.ethertype, eth.payload, 0, len(eth.payload)
         try:
             if isinstance(m, PppoeSubscriber):
                 if etype == ETH_P_PPPOE_SESS:
                     # RFC 2516 §4 session header, checked as abng.access.pppoe.codec.decode does;
                     # anything unusual is left to decode_session (and its DecodeError).
                     if (
-                        len(payload) >= 6
-                        and payload[0] == 0x11
-                        and payload[1] == 0
-                        and 6 + (length := payload[4] << 8 | payload[5]) <= len(payload)
+                        n - o >= 6
+                        and buf[o] == 0x11
+                        and buf[o + 1] == 0
+                        and o + 6 + (length := buf[o + 4] << 8 | buf[o + 5]) <= n
                     ):
-                        session_id, ppp = payload[2] << 8 | payload[3], payload[6 : 6 + length]
+                        session_id, ppp = buf[o + 2] << 8 | buf[o + 3], buf[o + 6 : o + 6 + length]
                     else:
-                        session_id, ppp = decode_session(payload)
+                        session_id, ppp = decode_session(buf[o:])
                     if session_id == m.session_id:
                         m.receive_session(ppp, now)
                         if m.received_ip:
@@ -298,15 +307,15 @@ class Engine:
                                 self._ip_in(sub, packet)
                             m.received_ip.clear()
                 elif etype == ETH_P_PPPOE_DISC:
-                    m.receive_discovery(payload, src, now)
+                    m.receive_discovery(buf[o:], frame[6:12], now)
             elif etype == ETH_P_IP:
-                ip = parse_ipv4(payload)
+                ip = parse_ipv4(buf[o:])
                 if ip.protocol == 17:
                     udp = parse_udp(ip, verify_checksum=False)
                     if udp.dst_port == 68:
-                        m.receive(parse_message(udp.payload), src, now)
+                        m.receive(parse_message(udp.payload), frame[6:12], now)
                 else:
-                    self._ip_in(sub, payload)
+                    self._ip_in(sub, buf[o:])
         except (DecodeError, PPPoEDecodeError):
             self.frame_errors += 1
             return
