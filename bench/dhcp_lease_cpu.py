@@ -226,6 +226,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="runs per mode (the best is reported)")
     ap.add_argument("--profile", action="store_true", help="cProfile the timed parts (one run)")
     ap.add_argument("--sort", default="tottime", help="pstats sort key with --profile")
+    ap.add_argument("--profile-out", help="with --profile: also write the stats to PATH.<mode>")
     ap.add_argument("--top", type=int, default=40, help="rows shown with --profile")
     args = ap.parse_args()
     modes = list(MODES) if args.mode == "both" else [args.mode]
@@ -233,6 +234,8 @@ def main() -> None:
         if args.profile:
             prof = cProfile.Profile()
             MODES[mode](args.n, args.outstanding, prof)
+            if args.profile_out:
+                prof.dump_stats(f"{args.profile_out}.{mode}")
             pstats.Stats(prof, stream=sys.stdout).sort_stats(args.sort).print_stats(args.top)
             continue
         runs = []

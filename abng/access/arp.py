@@ -110,4 +110,6 @@ def ip_to_int(text: str) -> int:
 
 
 def int_to_ip(value: int) -> str:
-    return str(ipaddress.IPv4Address(value))
+    if type(value) is int and 0 <= value <= 0xFFFFFFFF:
+        return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
+    return str(ipaddress.IPv4Address(value))  # its errors for anything else

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from abng.aaa.accounting import session_radius_attributes
 from abng.aaa.aio_client import RadiusTimeout
 from abng.aaa.types import AuthRequest, AuthResult
+from abng.access.arp import int_to_ip
 from abng.access.demux import AccessInterface
 from abng.access.dhcp.config import DhcpServerConfig, ip
 from abng.access.dhcp.events import (
@@ -199,8 +200,6 @@ class IpoeService:
         )
 
     def gateway(self) -> str:
-        from abng.access.arp import int_to_ip
-
         return int_to_ip(self.server.config.gateway)
 
     async def _end(self, client: Client, reason: TerminateReason) -> None:

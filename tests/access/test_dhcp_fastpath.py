@@ -16,6 +16,7 @@ from collections.abc import Callable
 import pytest
 
 from abng.access.arp import int_to_ip, ip_to_int
+from abng.access.dhcp.builders import frozen_builder
 from abng.access.dhcp.codec import (
     BOOTREPLY,
     FLAG_BROADCAST,
@@ -28,8 +29,15 @@ from abng.access.dhcp.codec import (
     parse_message,
 )
 from abng.access.dhcp.config import DhcpServerConfig, ip
-from abng.access.dhcp.events import DHCP_CLIENT_PORT, DHCP_SERVER_PORT, Transmit
+from abng.access.dhcp.events import (
+    DHCP_CLIENT_PORT,
+    DHCP_SERVER_PORT,
+    AuthorizeRequest,
+    LeaseGranted,
+    Transmit,
+)
 from abng.access.dhcp.options import MessageType, Opt, enc_ip, enc_u8, validate
+from abng.access.dhcp.pool import Ipv4Pool
 from abng.access.dhcp.replies import (
     RequestContext,
     address_reply,
@@ -37,6 +45,7 @@ from abng.access.dhcp.replies import (
     lease_options,
     make_reply,
 )
+from abng.access.dhcp.server import DhcpServer
 from abng.access.dhcp.wire import checksum, ethernet_head, ipv4_udp, udp_in_frame
 from abng.access.frames import (
     ETH_P_IP,
@@ -46,12 +55,13 @@ from abng.access.frames import (
     VlanTag,
     build_frame,
     build_ipv4_udp,
+    format_mac,
     internet_checksum,
     parse_frame,
     parse_udp_frame,
 )
 from tests.access.test_dhcp_fuzz import mutate
-from tests.access.test_dhcp_server import client_frame
+from tests.access.test_dhcp_server import CLIENT, client_frame
 
 SEED = 20261204
 MAC = b"\x02" * 6
@@ -337,3 +347,59 @@ def test_message_type_of_bad_value_still_raises() -> None:
     ok = DhcpMessage(1, 1, 6, 0, 1, 0, 0, 0, 0, 0, 0, b"\x02" * 6, options={Opt.MESSAGE_TYPE: b"\x05"})
     assert ok.message_type is MessageType.ACK
     assert struct.pack("!B", ok.message_type) == b"\x05"
+
+
+def test_frozen_builder_makes_real_frozen_instances() -> None:
+    values = (1, 1, 6, 0, 7, 0, 0, 0, 0, 0, 0, MAC, b"s", b"f", {53: b"\x01"}, (82,), True)
+    built = frozen_builder(DhcpMessage)(*values)
+    assert type(built) is DhcpMessage and built == DhcpMessage(*values)
+    assert repr(built) == repr(DhcpMessage(*values))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        built.xid = 8  # type: ignore[misc]
+    assert dataclasses.replace(built, xid=9).xid == 9
+    with pytest.raises(TypeError):
+        frozen_builder(DhcpMessage)(*values[:-1])  # every field must be given
+    with pytest.raises(TypeError):
+        frozen_builder(Ipv4Pool)  # not a dataclass
+
+    @dataclasses.dataclass(slots=True)
+    class Mutable:
+        a: int
+
+    with pytest.raises(TypeError):
+        frozen_builder(Mutable)
+
+
+def test_server_events_equal_keyword_built_events() -> None:
+    cfg = DhcpServerConfig(
+        server_mac=b"\x0a" * 6, gateway=ip("10.0.0.1"), default_pool="p", contain_errors=False
+    )
+    server = DhcpServer(cfg, [Ipv4Pool.from_network("p", "10.0.0.0/24", gateway="10.0.0.1")])
+    tags = (VlanTag(TPID_8021AD, 111), VlanTag(TPID_8021Q, 500))
+    extra = ((Opt.HOSTNAME, b"box"), (Opt.CLIENT_ID, b"\x01cid"), (Opt.VENDOR_CLASS, b"vc"))
+    server.handle_frame(
+        client_frame(MessageType.DISCOVER, tags=tags, extra=extra, requested=0x0A000063), "i0", 5.0
+    )
+    [auth] = server.events()
+    ra = server.effective_relay_agent(parse_message(_payload_of(client_frame(MessageType.DISCOVER))), "i0")
+    assert auth == AuthorizeRequest(
+        key=auth.key, xid=0x1234, mac=format_mac(CLIENT), access_interface="i0",
+        circuit_id="i0", remote_id="abng", relay_agent=ra, hostname="box", vendor_class=b"vc",
+        client_id=b"\x01cid", requested_ip="10.0.0.99", tags=tags,
+    )  # fmt: skip
+    assert server.authorized(auth.key, True, 5.0, attrs={"k": 1})
+    offer = parse_message(_payload_of(server.transmits()[0].frame()))
+    req = client_frame(
+        MessageType.REQUEST, tags=tags, extra=extra, requested=offer.yiaddr, server_id=cfg.identifier
+    )
+    server.handle_frame(req, "i0", 6.0)
+    [granted] = server.events()
+    assert granted == LeaseGranted(
+        mac=auth.mac, ip=int_to_ip(offer.yiaddr), lease_time=3600, access_interface="i0", circuit_id="i0",
+        remote_id="abng", hostname="box", client_id=b"\x01cid", pool="p", expires_at=3606.0, tags=tags,
+        attrs={"k": 1},
+    )  # fmt: skip
+
+
+def _payload_of(frame: bytes) -> bytes:
+    return parse_udp_frame(frame).udp.payload

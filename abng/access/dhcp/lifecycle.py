@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import cast
 
 from abng.access.arp import int_to_ip, ip_to_int
+from abng.access.dhcp.builders import frozen_builder
 from abng.access.dhcp.codec import DhcpMessage
 from abng.access.dhcp.config import DhcpServerConfig
 from abng.access.dhcp.events import (
@@ -36,6 +37,9 @@ from abng.access.dhcp.pool import Ipv4Pool
 from abng.access.dhcp.replies import RequestContext, make_reply
 from abng.access.dhcp.table import REQUEST_TABLE, Action, Held, ReqState
 from abng.access.frames import VlanTag, format_mac, parse_mac
+
+_new_lease_granted = frozen_builder(LeaseGranted)
+_REQUEST_COUNTER = {s: f"request_{s.name.lower()}" for s in ReqState}
 
 
 class LifecycleMixin:
@@ -77,7 +81,7 @@ class LifecycleMixin:
         else:
             held = Held.BOUND if binding.ip == wanted else Held.BOUND_OTHER
         action = REQUEST_TABLE[state, held]
-        self.counters[f"request_{state.name.lower()}"] += 1
+        self.counters[_REQUEST_COUNTER[state]] += 1
         if action is Action.ACK:
             assert binding is not None
             self._ack(msg, ctx, binding, now)
@@ -111,19 +115,19 @@ class LifecycleMixin:
                 binding.hostname = hostname
             ra = binding.relay_agent
             self._events.append(
-                LeaseGranted(
-                    mac=mac,
-                    ip=ip,
-                    lease_time=lease_time,
-                    access_interface=iface,
-                    circuit_id=(ra.circuit_id or b"").decode("utf-8", "replace"),
-                    remote_id=(ra.remote_id or b"").decode("utf-8", "replace"),
-                    hostname=binding.hostname,
-                    client_id=binding.client_id,
-                    pool=binding.pool,
-                    expires_at=binding.expires_at,
-                    tags=binding.tags,
-                    attrs=binding.attrs,
+                _new_lease_granted(  # LeaseGranted, every field in order
+                    mac,
+                    ip,
+                    lease_time,
+                    iface,
+                    (ra.circuit_id or b"").decode("utf-8", "replace"),
+                    (ra.remote_id or b"").decode("utf-8", "replace"),
+                    binding.hostname,
+                    binding.client_id,
+                    binding.pool,
+                    binding.expires_at,
+                    binding.tags,
+                    binding.attrs,
                 )
             )
             self.counters["lease_granted"] += 1

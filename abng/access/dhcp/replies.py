@@ -7,6 +7,7 @@ import ipaddress
 import struct
 from dataclasses import dataclass
 
+from abng.access.dhcp.builders import frozen_builder
 from abng.access.dhcp.codec import (
     BOOTREPLY,
     FLAG_BROADCAST,
@@ -39,6 +40,10 @@ class RequestContext:
     src_mac: bytes
     dst_ip: int  # the request's IPv4 destination: broadcast (REBINDING) or us (RENEWING)
     raw_relay_agent: bytes | None  # a valid option 82 as received, echoed per RFC 3046 §2.2
+
+
+new_request_context = frozen_builder(RequestContext)  # all 5 fields, positional
+_new_transmit = frozen_builder(Transmit)
 
 
 def lease_options(config: DhcpServerConfig, lease_time: int) -> list[tuple[int, bytes]]:

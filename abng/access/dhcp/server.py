@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from abng.access.arp import int_to_ip, ip_to_int
+from abng.access.dhcp.builders import frozen_builder
 from abng.access.dhcp.codec import BOOTREQUEST, DhcpMessage, parse_message
 from abng.access.dhcp.config import DhcpServerConfig
 from abng.access.dhcp.events import (
@@ -48,6 +49,7 @@ from abng.access.dhcp.replies import RequestContext, make_reply
 from abng.access.dhcp.wire import udp_in_frame
 from abng.access.frames import DecodeError, EthernetFrame, VlanTag, format_mac
 
+_new_authorize_request = frozen_builder(AuthorizeRequest)
 _RX_COUNTER = {t: f"rx_{t.name.lower()}" for t in MessageType}
 
 
@@ -68,6 +70,7 @@ class DhcpServer(LifecycleMixin):
         self._keys = itertools.count(1)
         self._events: list[DhcpEvent] = []
         self._tx: list[Transmit] = []
+        self._ours: dict[tuple[str, str], RelayAgentInfo] = {}  # (interface, hostname) -> our Option 82
 
     # ------------------------------------------------------------------ outputs
 
@@ -97,16 +100,11 @@ class DhcpServer(LifecycleMixin):
         except DecodeError as exc:
             self.counters[f"drop_{exc.reason}"] += 1
             return
-        self._contained(
-            (access_interface, msg.chaddr),
-            self._dispatch,
-            msg,
-            access_interface,
-            eth.tags,
-            eth.src,
-            ip_dst,
-            now,
-        )
+        n_tx, n_ev = len(self._tx), len(self._events)
+        try:  # _contained, inlined: every received frame passes here
+            self._dispatch(msg, access_interface, eth.tags, eth.src, ip_dst, now)
+        except Exception as exc:
+            self._contain((access_interface, msg.chaddr), exc, n_tx, n_ev)
 
     def handle_message(
         self,
@@ -128,12 +126,17 @@ class DhcpServer(LifecycleMixin):
         try:
             fn(*args)
         except Exception as exc:
-            del self._tx[n_tx:]
-            del self._events[n_ev:]
-            self.counters["internal_error"] += 1
-            self._abort_client(client, f"{type(exc).__name__}: {exc}")
-            if not self.config.contain_errors:
-                raise
+            self._contain(client, exc, n_tx, n_ev)
+
+    def _contain(self, client: ClientKey, exc: Exception, n_tx: int, n_ev: int) -> None:
+        """Called from an ``except`` block: drop what the client's handling produced, count,
+        abort the client, and re-raise when errors are not contained."""
+        del self._tx[n_tx:]
+        del self._events[n_ev:]
+        self.counters["internal_error"] += 1
+        self._abort_client(client, f"{type(exc).__name__}: {exc}")
+        if not self.config.contain_errors:
+            raise exc
 
     def _abort_client(self, client: ClientKey, error: str) -> None:
         pending_key = self._pending_by_client.pop(client, None)
@@ -209,7 +212,13 @@ class DhcpServer(LifecycleMixin):
 
     def effective_relay_agent(self, msg: DhcpMessage, access_interface: str) -> RelayAgentInfo:
         """Circuit-ID = access interface name, Remote-ID = hostname, per ``option82_policy``."""
-        ours = RelayAgentInfo.make(access_interface.encode(), self.config.hostname.encode())
+        hostname = self.config.hostname
+        ours = self._ours.get((access_interface, hostname))
+        if ours is None:
+            if len(self._ours) >= self.config.max_rate_entries:
+                self._ours.clear()
+            ours = RelayAgentInfo.make(access_interface.encode(), hostname.encode())
+            self._ours[access_interface, hostname] = ours
         received = msg.relay_agent  # None when absent or malformed (never trusted then)
         policy = self.config.option82_policy
         if received is None:
@@ -250,20 +259,21 @@ class DhcpServer(LifecycleMixin):
         self._pending_by_client[client] = key
         self._deadlines.push(deadline, TimerKind.AUTH, key)
         requested = msg.ip_option(Opt.REQUESTED_IP)
+        opts = msg.options
         self._events.append(
-            AuthorizeRequest(
-                key=key,
-                xid=msg.xid,
-                mac=format_mac(msg.chaddr),
-                access_interface=ctx.access_interface,
-                circuit_id=(ra.circuit_id or b"").decode("utf-8", "replace"),
-                remote_id=(ra.remote_id or b"").decode("utf-8", "replace"),
-                relay_agent=ra,
-                hostname=msg.text_option(Opt.HOSTNAME),
-                vendor_class=msg.options.get(Opt.VENDOR_CLASS),
-                client_id=msg.options.get(Opt.CLIENT_ID),
-                requested_ip=int_to_ip(requested) if requested is not None else None,
-                tags=ctx.tags,
+            _new_authorize_request(  # AuthorizeRequest, every field in order
+                key,
+                msg.xid,
+                format_mac(msg.chaddr),
+                ctx.access_interface,
+                (ra.circuit_id or b"").decode("utf-8", "replace"),
+                (ra.remote_id or b"").decode("utf-8", "replace"),
+                ra,
+                msg.text_option(Opt.HOSTNAME),
+                opts.get(Opt.VENDOR_CLASS),
+                opts.get(Opt.CLIENT_ID),
+                int_to_ip(requested) if requested is not None else None,
+                ctx.tags,
             )
         )
         self.counters["auth_requested"] += 1
