@@ -82,7 +82,8 @@ def hide_password(password: bytes, secret: bytes, request_auth: bytes) -> bytes:
     for i in range(0, len(padded), 16):
         h = base.copy()
         h.update(prev)
-        prev = _xor16(padded[i : i + 16], h.digest())
+        block = int.from_bytes(padded[i : i + 16], "big") ^ int.from_bytes(h.digest(), "big")
+        prev = block.to_bytes(16, "big")
         out.append(prev)
     return b"".join(out)
 

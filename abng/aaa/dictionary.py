@@ -14,6 +14,7 @@ from __future__ import annotations
 import enum
 import functools
 import ipaddress
+import socket
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,17 +180,15 @@ _U64 = struct.Struct("!Q")
 
 def ipv4_packed(value: Value) -> bytes:
     """The 4 octets of an IPv4 address: exactly what ``ipaddress.IPv4Address(value).packed`` gives
-    and accepts (dotted quad of 1-3 ASCII digits, no leading zeros, each <= 255; an int; 4 bytes),
-    with the common dotted-quad case done without building an address object."""
+    and accepts.  A canonical dotted quad (what ``inet_ntoa`` prints back, which is the only form
+    of string ``ipaddress`` accepts) is converted without building an address object."""
     if isinstance(value, str):
-        parts = value.split(".")
-        if len(parts) == 4:
-            try:
-                octets = bytes(int(p) for p in parts if p.isascii() and p.isdigit() and len(p) <= 3)
-            except ValueError:  # an octet > 255
-                octets = b""
-            if len(octets) == 4 and all(p == "0" or p[0] != "0" for p in parts):
-                return octets
+        try:
+            packed = socket.inet_aton(value)
+        except (OSError, ValueError):  # not an address, or a NUL in the string
+            packed = b""
+        if packed and socket.inet_ntoa(packed) == value:
+            return packed
     return ipaddress.IPv4Address(value).packed
 
 

@@ -213,17 +213,19 @@ class PairEncoder:
     """``(name, value)`` pairs straight to attribute wire octets: the same bytes as
     ``encode_attributes(make_all(pairs))`` (same errors too) without an :class:`Attribute` per pair.
 
-    Names are resolved once; the encodings of enumerated values (``"Framed-User"``, ``"Start"``)
-    are cached.  ``drop``: the code of a standard attribute to leave out (0: none)."""
+    Names are resolved once; the encodings of integer attributes given by value name
+    (``"Framed-User"``, ``"Start"``) and of addresses given as strings are cached (the first
+    4096 seen: the NAS's own address and the value names come first).  ``drop``: the code of a
+    standard attribute to leave out (0: none)."""
 
     def __init__(self, dictionary: Dictionary | None = None) -> None:
         self.dictionary = dictionary or default_dictionary()
         self._defs: dict[str, tuple[AttrDef, int, int]] = {}  # name -> (defn, kind, vendor<<8|code)
-        self._cache: dict[tuple[str, Value], bytes] = {}
+        self._named: dict[tuple[str, str], bytes] = {}  # (name, string value) -> whole attribute
 
     def encode(self, pairs: Iterable[tuple[str, Value]], drop: int = 0) -> bytes:
         parts: list[bytes] = []
-        defs, cache = self._defs, self._cache
+        defs, named = self._defs, self._named
         for name, value in pairs:
             entry = defs.get(name)
             if entry is None:
@@ -237,27 +239,29 @@ class PairEncoder:
                 raw = value
             elif kind == _INTEGER_KIND and isinstance(value, int):
                 raw = _U32.pack(value)
-            else:
-                tlv = cache.get((name, value))
+            elif isinstance(value, str) and kind != _STRING_KIND:  # a value name, an IPv4 address
+                tlv = named.get((name, value))
                 if tlv is None:
-                    tlv = encode_attributes([make(name, value, self.dictionary)])
-                    if defn.values and isinstance(value, str) and len(cache) < _CACHE_MAX:
-                        cache[(name, value)] = tlv
+                    tlv = self._attribute(defn, self.dictionary.encode_value(defn, value))
+                    if len(named) < _CACHE_MAX:
+                        named[(name, value)] = tlv
                 parts.append(tlv)
                 continue
-            n = len(raw)
-            if defn.vendor:
-                if n > 247:
-                    raise ValueError(
-                        f"vendor attribute {defn.vendor}/{defn.code} value longer than 247 octets"
-                    )
-                parts.append(_VSA_HEAD.pack(VENDOR_SPECIFIC, n + 8, defn.vendor, defn.code, n + 2))
             else:
-                if n > 253:
-                    raise ValueError(f"attribute {defn.code} value longer than 253 octets")
-                parts.append(_TLV_HEAD.pack(defn.code, n + 2))
-            parts.append(raw)
+                raw = self.dictionary.encode_value(defn, value)
+            parts.append(self._attribute(defn, raw))
         return b"".join(parts)
+
+    @staticmethod
+    def _attribute(defn: AttrDef, raw: bytes) -> bytes:
+        n = len(raw)
+        if defn.vendor:
+            if n > 247:
+                raise ValueError(f"vendor attribute {defn.vendor}/{defn.code} value longer than 247 octets")
+            return _VSA_HEAD.pack(VENDOR_SPECIFIC, n + 8, defn.vendor, defn.code, n + 2) + raw
+        if n > 253:
+            raise ValueError(f"attribute {defn.code} value longer than 253 octets")
+        return _TLV_HEAD.pack(defn.code, n + 2) + raw
 
     def _define(self, name: str) -> tuple[AttrDef, int, int]:
         defn = self.dictionary.attr(name)  # KeyError: our own misuse, as in make()

@@ -69,11 +69,33 @@ def _str(attrs: Named, name: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+#: the attributes :func:`parse_accept` interprets
+_ACCEPT_NAMES = frozenset(
+    {
+        "Reply-Message",
+        "Framed-IP-Address",
+        "Framed-IP-Netmask",
+        "Framed-Pool",
+        "Athena-Rate-Down",
+        "Athena-Rate-Up",
+        "Athena-Overhead-Profile",
+        "Athena-Session-Timeout",
+        "Session-Timeout",
+        "Idle-Timeout",
+        "Acct-Interim-Interval",
+        "Athena-CGNAT-Bypass",
+        "Athena-VRF",
+    }
+)
+
+
 def parse_accept(pkt: Packet) -> AuthResult:
     """Access-Accept attributes -> AuthResult (Athena-Session-Timeout overrides Session-Timeout).
 
     Values of the wrong length are kept raw in ``attrs`` and ignored here."""
     a = pkt.named()
+    if a.keys().isdisjoint(_ACCEPT_NAMES):  # often nothing but Message-Authenticator (and Class)
+        return AuthResult(accepted=True, class_attr=tuple(pkt.raw(0, 25)), attrs=a)
     session_timeout = _int(a, "Athena-Session-Timeout")
     if session_timeout is None:
         session_timeout = _int(a, "Session-Timeout")
