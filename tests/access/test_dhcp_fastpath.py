@@ -381,6 +381,7 @@ def test_server_events_equal_keyword_built_events() -> None:
         client_frame(MessageType.DISCOVER, tags=tags, extra=extra, requested=0x0A000063), "i0", 5.0
     )
     [auth] = server.events()
+    assert isinstance(auth, AuthorizeRequest)
     ra = server.effective_relay_agent(parse_message(_payload_of(client_frame(MessageType.DISCOVER))), "i0")
     assert auth == AuthorizeRequest(
         key=auth.key, xid=0x1234, mac=format_mac(CLIENT), access_interface="i0",
