@@ -6,7 +6,7 @@ import struct
 from pathlib import Path
 
 import pytest
-from scapy.all import UDP, rdpcap
+from scapy.all import UDP, rdpcap  # type: ignore[attr-defined]
 
 from abng.aaa import crypto, packet
 from abng.aaa.dictionary import ATHENA_VENDOR, AttrType, Dictionary, default_dictionary

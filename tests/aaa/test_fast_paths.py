@@ -21,17 +21,17 @@ def _random_value(rng: random.Random, t: AttrType, names: list[str]) -> Value:
     if t in (AttrType.INTEGER, AttrType.DATE):
         if names and rng.random() < 0.5:
             return rng.choice(names)
-        return rng.choice([0, 1, rng.randrange(2**32), str(rng.randrange(1000))])
+        ints: list[Value] = [0, 1, rng.randrange(2**32), str(rng.randrange(1000))]
+        return rng.choice(ints)
     if t is AttrType.INTEGER64:
         return rng.randrange(2**64)
     if t is AttrType.IPADDR:
-        return rng.choice(
-            [
-                ".".join(str(rng.randrange(256)) for _ in range(4)),
-                rng.randrange(2**32),
-                bytes(rng.randrange(256) for _ in range(4)),
-            ]
-        )
+        addrs: list[Value] = [
+            ".".join(str(rng.randrange(256)) for _ in range(4)),
+            rng.randrange(2**32),
+            bytes(rng.randrange(256) for _ in range(4)),
+        ]
+        return rng.choice(addrs)
     if rng.random() < 0.5:
         return "".join(rng.choice("abcé€:._-0123456789") for _ in range(rng.randrange(0, 40)))
     return bytes(rng.randrange(256) for _ in range(rng.randrange(0, 60)))

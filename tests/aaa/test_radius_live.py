@@ -265,10 +265,10 @@ async def test_interims_are_scheduled_and_spool_resender_runs(tmp_path: Path) ->
                 await asyncio.sleep(0.1)
             await acct.stop(s, TerminateReason.USER_REQUEST)
             recs = srv.detail_records()
-        kinds = [(r["Acct-Session-Id"], r["Acct-Status-Type"]) for r in recs]
-        assert kinds.count(("abng-1764864000-7", "Stop")) == 1
-        assert kinds.count(("abng-1764864000-8", "Interim-Update")) >= 2
-        assert kinds[-1] == ("abng-1764864000-8", "Stop")
+        pairs = [(r["Acct-Session-Id"], r["Acct-Status-Type"]) for r in recs]
+        assert pairs.count(("abng-1764864000-7", "Stop")) == 1
+        assert pairs.count(("abng-1764864000-8", "Interim-Update")) >= 2
+        assert pairs[-1] == ("abng-1764864000-8", "Stop")
         assert 7 in refreshed and refreshed.count(8) >= 3
         assert spool.count() == 0
     finally:
