@@ -25,6 +25,7 @@ from abng.aaa.types import AuthRequest, AuthResult
 from abng.access.arp import int_to_ip
 from abng.access.demux import AccessInterface
 from abng.access.dhcp.config import DhcpServerConfig, ip
+from abng.access.dhcp.eager import start_eagerly
 from abng.access.dhcp.events import (
     AuthorizeRequest,
     Declined,
@@ -117,10 +118,10 @@ class IpoeService:
 
     def handle_event(self, ev: DhcpEvent) -> None:
         spawn = self.trunk.daemon.tasks.spawn
-        if isinstance(ev, AuthorizeRequest):
-            spawn(f"dhcp-auth-{ev.mac}", self._authorize(ev))
-        elif isinstance(ev, LeaseGranted):
-            spawn(f"dhcp-up-{ev.mac}", self._lease_up(ev))
+        if isinstance(ev, AuthorizeRequest):  # local AAA answers at once: no task then
+            start_eagerly(spawn, f"dhcp-auth-{ev.mac}", self._authorize(ev))
+        elif isinstance(ev, LeaseGranted):  # a task only when activation waits (policy hooks)
+            start_eagerly(spawn, f"dhcp-up-{ev.mac}", self._lease_up(ev))
         elif isinstance(ev, LeaseRenewed):
             sid = self.sessions.get((ev.access_interface, ev.mac))
             if sid is not None and (s := self.mgr.find(sid)) is not None:
