@@ -184,7 +184,7 @@ def run(n: int, prof: str | None = None) -> tuple[float, float, float]:
     c_ns -= calls // 2 * over
     if profiler is not None:
         st = pstats.Stats(profiler)
-        st.sort_stats("tottime").print_stats(35)
+        st.sort_stats(os.environ.get("SORT", "tottime")).print_stats(int(os.environ.get("TOP", "35")))
     return s_ns / n / 1000, c_ns / n / 1000, cpu * 1e6 / n
 
 

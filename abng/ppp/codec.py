@@ -140,6 +140,8 @@ MAX_OPTIONS = 64
 
 
 def decode_options(data: bytes) -> tuple[Option, ...]:
+    if type(data) is not bytes:
+        data = bytes(data)  # then every slice below is bytes already
     options: list[Option] = []
     append = options.append
     pos = 0
@@ -151,7 +153,7 @@ def decode_options(data: bytes) -> tuple[Option, ...]:
         nxt = pos + olen
         if olen < 2 or nxt > end:
             raise DecodeError("bad_option_length", f"type {otype} length {olen} at offset {pos}")
-        append(_tuple_new(Option, (otype, bytes(data[pos + 2 : nxt]))))
+        append(_tuple_new(Option, (otype, data[pos + 2 : nxt])))
         pos = nxt
         if len(options) > MAX_OPTIONS:
             raise DecodeError("too_many_options", f"more than {MAX_OPTIONS}")

@@ -9,6 +9,7 @@ gateway address.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Sequence
@@ -26,6 +27,7 @@ ZERO = b"\x00\x00\x00\x00"
 _ACK, _NAK, _REJ = Code.CONF_ACK, Code.CONF_NAK, Code.CONF_REJ  # verdicts (enum lookups are slow)
 
 
+@functools.lru_cache(maxsize=256)  # the gateway and DNS servers come back for every session
 def ip_bytes(address: str) -> bytes:
     """The 4 octets of a dotted-quad address (ValueError as ``ipaddress`` raises it).
 
