@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import enum
 import heapq
-import os
 import struct
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
@@ -116,7 +115,7 @@ class ClientMachine:
         retries: int = 3,
         dead_time: float = 30.0,
         max_sockets: int = 8,
-        urandom: Callable[[int], bytes] = os.urandom,
+        urandom: Callable[[int], bytes] = crypto.urandom,
         acct_require_ma: bool = False,
     ) -> None:
         if not servers:

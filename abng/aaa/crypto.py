@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import os
 import struct
 from collections.abc import Iterable
 
@@ -64,6 +65,32 @@ def hmac_md5(key: bytes, msg: bytes) -> bytes:
     o = outer.copy()
     o.update(h.digest())
     return o.digest()
+
+
+class RandomPool:
+    """``os.urandom`` taken in blocks: one getrandom(2) call per ``block`` octets instead of one per
+    Request Authenticator (each call costs a syscall and lets the daemon's other threads take the
+    GIL).  Same kernel CSPRNG octets, each handed out once.  :data:`urandom` is the shared pool; a
+    forked child empties it so that parent and child never hand out the same octets."""
+
+    def __init__(self, block: int = 4096) -> None:
+        self._block = block
+        self._buf = b""
+        self._pos = 0
+
+    def __call__(self, n: int) -> bytes:
+        pos = self._pos
+        if pos + n > len(self._buf):
+            self._buf, pos = os.urandom(max(self._block, n)), 0
+        self._pos = pos + n
+        return self._buf[pos : pos + n]
+
+    def reset(self) -> None:
+        self._buf, self._pos = b"", 0
+
+
+urandom = RandomPool()
+os.register_at_fork(after_in_child=urandom.reset)
 
 
 def _xor16(a: bytes, b: bytes) -> bytes:

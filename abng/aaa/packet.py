@@ -225,7 +225,7 @@ class PairEncoder:
 
     def encode(self, pairs: Iterable[tuple[str, Value]], drop: int = 0) -> bytes:
         parts: list[bytes] = []
-        defs, named = self._defs, self._named
+        append, defs, named, tlv_head = parts.append, self._defs, self._named, _TLV_HEAD.pack
         for name, value in pairs:
             entry = defs.get(name)
             if entry is None:
@@ -235,21 +235,26 @@ class PairEncoder:
                 continue
             if kind == _STRING_KIND and isinstance(value, str):
                 raw = value.encode()
-            elif kind == _STRING_KIND and isinstance(value, bytes):
-                raw = value
             elif kind == _INTEGER_KIND and isinstance(value, int):
                 raw = _U32.pack(value)
+            elif kind == _STRING_KIND and isinstance(value, bytes):
+                raw = value
             elif isinstance(value, str) and kind != _STRING_KIND:  # a value name, an IPv4 address
                 tlv = named.get((name, value))
                 if tlv is None:
                     tlv = self._attribute(defn, self.dictionary.encode_value(defn, value))
                     if len(named) < _CACHE_MAX:
                         named[(name, value)] = tlv
-                parts.append(tlv)
+                append(tlv)
                 continue
             else:
-                raw = self.dictionary.encode_value(defn, value)
-            parts.append(self._attribute(defn, raw))
+                append(self._attribute(defn, self.dictionary.encode_value(defn, value)))
+                continue
+            if key < 256 and len(raw) <= 253:  # the usual case, inline: a standard attribute
+                append(tlv_head(key, len(raw) + 2))
+                append(raw)
+            else:
+                append(self._attribute(defn, raw))
         return b"".join(parts)
 
     @staticmethod

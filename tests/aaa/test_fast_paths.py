@@ -180,3 +180,12 @@ def test_parse_accept_with_nothing_to_read() -> None:
     result = parse_accept(packet.decode(data))
     assert result.accepted and result.class_attr == (b"c",) and result.framed_ip is None
     assert set(result.attrs) == {"Class", "Message-Authenticator"}
+
+
+def test_random_pool_hands_out_each_octet_once_and_refills() -> None:
+    pool = crypto.RandomPool(block=64)
+    chunks = [pool(16) for _ in range(40)] + [pool(100)]
+    assert all(len(c) == 16 for c in chunks[:-1]) and len(chunks[-1]) == 100
+    assert len(set(chunks)) == len(chunks)  # 128 random bits each: a repeat would be a bug
+    pool.reset()
+    assert len(pool(16)) == 16
