@@ -19,12 +19,14 @@ from collections import Counter, defaultdict
 from typing import TYPE_CHECKING, Any
 
 from abng.core.rpc import Connection
+from abng.dataplane.cgnat import CgnatConfig, CgnatState
 from abng.dataplane.qos import InstalledShape
 from abng.dataplane.routes import MAIN_TABLE
 
 if TYPE_CHECKING:
     from abng.core.daemon import Daemon
     from abng.dataplane.service import PolicyService
+    from abng.dataplane.worker_process import WorkerProcess
 
 
 def qos_items(svc: PolicyService, installed: list[InstalledShape]) -> list[dict[str, Any]]:
@@ -82,32 +84,36 @@ def qos_items(svc: PolicyService, installed: list[InstalledShape]) -> list[dict[
     return out
 
 
+def read_routes(worker: WorkerProcess) -> tuple[CgnatConfig | None, list[dict[str, Any]], CgnatState | None]:
+    """In the executor: the CGNAT configuration, the /32 routes of the tables concerned and the
+    CGNAT state (None with CGNAT off)."""
+    cg = worker.cgnat_config()
+    tables = (MAIN_TABLE,) if cg is None else (MAIN_TABLE, cg.vrf_table)
+    return cg, worker.host_routes(tables), None if cg is None else worker.cgnat_state()
+
+
 def install(d: Daemon, svc: PolicyService) -> None:
     async def show_qos(params: dict[str, Any], conn: Connection) -> Any:
-        if svc.worker is None:
-            return []
-        return qos_items(svc, await svc.call(svc.worker.installed))
+        installed = await svc.query(lambda w: w.installed())
+        return [] if installed is None else qos_items(svc, installed)
 
     async def show_qos_profiles(params: dict[str, Any], conn: Connection) -> Any:
         qos = d.applied.qos.model_dump(mode="json")
         profiles: dict[str, Any] = qos.get("overhead_profiles", {})
         counts: Counter[tuple[int, int]] = Counter()
-        if svc.worker is not None:
-            for shape in await svc.call(svc.worker.installed):
-                if shape.direction == "down":
-                    counts[(shape.overhead, shape.mpu)] += 1
+        for shape in await svc.query(lambda w: w.installed()) or []:
+            if shape.direction == "down":
+                counts[(shape.overhead, shape.mpu)] += 1
         in_use = {}
         for name, p in profiles.items():
             in_use[name] = counts.pop((int(p["overhead"]), int(p["mpu"])), 0)
         return {"default": qos.get("default_overhead_profile"), "profiles": profiles, "in_use": in_use}
 
     async def show_routes(params: dict[str, Any], conn: Connection) -> Any:
-        worker = svc.worker
-        if worker is None:
+        found = await svc.query(read_routes)
+        if found is None:
             return []
-        cg = await svc.call(worker.cgnat_config)
-        tables = (MAIN_TABLE,) if cg is None else (MAIN_TABLE, cg.vrf_table)
-        routes = await svc.call(worker.host_routes, tables)
+        cg, routes, state = found
         out = []
         for r in routes:
             ip = r["destination"].split("/", 1)[0]
@@ -115,19 +121,17 @@ def install(d: Daemon, svc: PolicyService) -> None:
             if s is None and r["protocol"] != "abng":
                 continue
             out.append({**r, "session_id": s.id if s is not None else None})
-        if cg is not None:
-            state = await svc.call(worker.cgnat_state)
-            if state.default_route is not None:
-                out.append(
-                    {
-                        "destination": "0.0.0.0/0",
-                        "gateway": state.default_route,
-                        "interface": cg.handoff_interface,
-                        "protocol": "cgnat",
-                        "table": cg.vrf_table,
-                        "session_id": None,
-                    }
-                )
+        if cg is not None and state is not None and state.default_route is not None:
+            out.append(
+                {
+                    "destination": "0.0.0.0/0",
+                    "gateway": state.default_route,
+                    "interface": cg.handoff_interface,
+                    "protocol": "cgnat",
+                    "table": cg.vrf_table,
+                    "session_id": None,
+                }
+            )
         return out
 
     d.rpc.register("show.qos", show_qos)

@@ -140,6 +140,15 @@ class PolicyService:
             self._worker_died()
             raise
 
+    async def query(self, fn: Callable[[WorkerProcess], T]) -> T | None:
+        """``fn(worker)`` in the executor (show commands): waits for a batch or a restart of the
+        worker process in progress; None without a worker."""
+        async with self._lock:
+            worker = self.worker
+            if worker is None:
+                return None
+            return await self.call(fn, worker)
+
     def _spawn(self) -> WorkerProcess:
         """Runs in the executor's thread, which lives as long as the service: the child's
         PR_SET_PDEATHSIG follows the thread that started it, not the process."""
@@ -472,7 +481,9 @@ class PolicyService:
         cfg = self.daemon.applied
         out = self.dp.as_dict()
         out.update(
-            status="ok" if self.worker is not None and not self.cgnat_error else "degraded",
+            status="ok"
+            if self.worker is not None and not self.reviving() and not self.cgnat_error
+            else "degraded",
             qos={
                 "enabled": bool(cfg.qos.enabled),
                 "backend": "cake" if self.dp.backend == "kernel" else "htb",

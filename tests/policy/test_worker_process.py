@@ -28,8 +28,10 @@ from abng.dataplane.worker_process import (
     want_of,
     want_tuple,
 )
+from tests.helpers.daemon import sample_session
 from tests.helpers.netns import ns_run
-from tests.policy.conftest import HANDOFF, TUN, Env, classes, routes188
+from tests.policy.conftest import HANDOFF, TUN, Env, add_tun, base_config, classes, routes188
+from tests.policy.live import start_in_ns, write_config
 
 pytestmark = pytest.mark.usefixtures("policy_ns")
 IFB = f"ifb-{TUN}"
@@ -151,6 +153,7 @@ async def test_kill_9_restarts_and_reconverges(env: Env) -> None:
     b = await env.up(2, "100.64.2.2", rate_down="9mbit", rate_up="4mbit")
     old = env.svc.worker
     assert old is not None
+    fds = len(open_fds())
     os.kill(old.pid, signal.SIGKILL)
     ns_run(env.ns, "tc", "qdisc", "del", "dev", TUN, "root")  # shaping lost meanwhile
     assert classes(env.ns, TUN) == {}
@@ -158,6 +161,7 @@ async def test_kill_9_restarts_and_reconverges(env: Env) -> None:
     await until(lambda: env.svc.stats["worker_restarts"] == 1 and not env.svc.reviving())
     new = env.svc.worker
     assert new is not None and new.pid != old.pid and new.alive() and gone(old.pid)
+    assert len(open_fds()) == fds  # the old connection is closed, the new one open
     assert sorted(classes(env.ns, TUN).values()) == [7_000_000, 9_000_000]
     assert sorted(classes(env.ns, IFB).values()) == [3_000_000, 4_000_000]
     assert route_ips(env.ns) == {"100.64.2.1", "100.64.2.2"}
@@ -191,3 +195,46 @@ async def test_close_stops_the_process(env: Env) -> None:
     assert w is not None
     await env.svc.close()
     assert env.svc.worker is None and w.returncode == 0 and gone(w.pid)
+
+
+# ---- a live abngd ----------------------------------------------------------------------------
+def worker_children(parent: int) -> list[int]:
+    """Worker processes whose parent is ``parent``."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(stat[1]) == parent and stat[0] != "Z" and b"abng.dataplane.worker_process" in cmdline:
+            out.append(int(entry.name))
+    return out
+
+
+def test_live_abngd_survives_kill_9_of_its_worker(policy_ns: str, tmp_path: Path) -> None:
+    add_tun(policy_ns, "abng0")
+    write_config(tmp_path, base_config())
+    seeded = [sample_session(i, ip_address=f"100.64.4.{i}") for i in range(1, 5)]
+    d = start_in_ns(policy_ns, tmp_path, seeded)
+    try:
+        (worker,) = worker_children(d.process.pid)
+        assert len(d.call("show.qos")) == 4
+        os.kill(worker, signal.SIGKILL)
+        deadline = time.monotonic() + 20
+        while (dp := d.call("show.system")["dataplane"])["stats"].get("worker_restarts") != 1 or dp[
+            "status"
+        ] != "ok":
+            assert time.monotonic() < deadline, "abngd did not restart its worker process"
+            time.sleep(0.1)
+        qos = d.call("show.qos")
+        assert all(q["installed"] for q in qos)
+        (again,) = worker_children(d.process.pid)
+        assert again != worker and gone(worker) and len(qos) == 4
+        assert sorted(classes(policy_ns, "abng0").values()) == [100_000_000] * 4
+        assert d.log().count("died (exit status -9)") == 1
+    finally:
+        assert d.stop() == 0
+    assert gone(again) and classes(policy_ns, "abng0") == {}  # shutdown: trees removed, process ended
