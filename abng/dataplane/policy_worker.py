@@ -1,11 +1,13 @@
-"""The kernel side of the policy service: one object, used only from the dataplane worker thread.
+"""The kernel side of the policy service: one object, owned by the dataplane worker process.
 
 :class:`PolicyWorker` turns batches of per-session intents (:class:`Up`, :class:`Change`,
 :class:`Down`) into the dataplane managers' batch calls (``QosManager.apply_many`` /
 ``change_many`` / ``remove_many``, one netlink batch of /32 routes, one nft transaction for the
 CGNAT bypass set) and reads the kernel back for ``show.qos`` / ``show.routes``.  Everything here
 is synchronous netlink; pyroute2 sockets are not thread-safe and refuse to run inside a running
-asyncio loop, so :mod:`abng.dataplane.service` calls it through a one-thread executor only.
+asyncio loop.  abngd runs it in a child process (:mod:`abng.dataplane.worker_process`, called
+from :mod:`abng.dataplane.service`'s one-thread executor); tests and benchmarks may use it directly
+from one thread.
 
 Errors are data: each intent gets an :class:`Outcome` (``errno`` 0 = done).  A missing shaping
 device (ENODEV) is reported as ``pending``: the service re-applies once the device appears.
