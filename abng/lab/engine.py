@@ -378,8 +378,11 @@ class Engine:
             elif isinstance(ev, PppoeDown | DhcpLost | PppoeFailed | DhcpFailed):
                 self._lost(sub, ev.reason, now, was_up=isinstance(ev, PppoeDown | DhcpLost))
                 return
+        # The heap keeps one entry per subscriber at its EARLIEST known deadline: a deadline that
+        # moves later (the usual case: each packet sent restarts a timer) is re-filed only when
+        # that entry comes due (run_timers), instead of piling up stale heap entries.
         nd = m.next_deadline()
-        if nd is not None and nd != sub.deadline:
+        if nd is not None and (sub.deadline is None or nd < sub.deadline):
             self._push(sub, nd)
 
     def _lost(self, sub: Subscriber, reason: str, now: float, *, was_up: bool) -> None:
@@ -428,10 +431,17 @@ class Engine:
             if sub is None or sub.deadline != when:
                 continue  # stale entry
             sub.deadline = None
-            if sub.machine is None:
+            m = sub.machine
+            if m is None:
                 if sub.reconnect_at is not None and sub.state == "down":
                     self._enqueue(sub)
                 continue
-            sub.machine.handle_timer(now)
+            nd = m.next_deadline()
+            if nd is None:
+                continue  # the machine's timer was stopped since
+            if nd > now:
+                self._push(sub, nd)  # moved later since it was filed
+                continue
+            m.handle_timer(now)
             self._after(sub, now)
         self._pump_queue(now)

@@ -54,13 +54,17 @@ class Stats:
     def up(self, kind: str, now: float, latency: float) -> None:
         self.established[kind] += 1
         self.setups += 1
-        self.established_max = max(self.established_max, self.total_established)
+        total = self.total_established
+        if total > self.established_max:
+            self.established_max = total
         if self.first_start is not None:
             self._per_second[int(now - self.first_start)] += 1
         self._latency_sum += latency
-        self._latency_min = latency if self._latency_min is None else min(self._latency_min, latency)
-        self._latency_max = max(self._latency_max, latency)
-        if self.all_up_at is None and self.total_established >= self.total_requested > 0:
+        if self._latency_min is None or latency < self._latency_min:
+            self._latency_min = latency
+        if latency > self._latency_max:
+            self._latency_max = latency
+        if self.all_up_at is None and total >= self.total_requested > 0:
             self.all_up_at = now
 
     def down(self, kind: str, reason: str, *, asked: bool) -> None:

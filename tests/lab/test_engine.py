@@ -151,6 +151,8 @@ def test_pppoe_and_dhcp_come_up(vlan_mode: str, mangle: Mangle | None) -> None:
         assert eth.tags == sub.spec.tags
         assert build_frame(eth.dst, sub.spec.mac, sub.spec.tags, eth.ethertype, eth.payload) == frame
     assert e.stats.report()["latency"]["max"] < 1.0
+    # one timer entry per subscriber at most (deadlines that move later are re-filed when due)
+    assert len(e._heap) <= len(e.subs)
 
 
 def test_session_frames_that_are_garbage_are_counted_not_fatal() -> None:
