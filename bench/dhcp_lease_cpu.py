@@ -10,12 +10,14 @@ Two modes, both with QinQ-tagged frames (S-Tag 100-199 802.1ad + C-Tag, as the l
   ``TrunkService.control_frame``, which parses and demuxes like abngd does, and
   ``TrunkService.send`` is redirected to a list).  This is abngd's main-thread cost of a lease
   with local AAA, sessions opened and activated (no data-path hooks: no dataplane subsystem).
+* ``ipoe-hook``: ``ipoe`` plus a session_up hook that waits once (``asyncio.sleep(0)``), as the
+  QoS policy hook waits for its worker: activation then always needs a task.
 
 Leases are set up in batches of ``--outstanding`` (DISCOVERs, then REQUESTs), like the load
 generator.  CPU is ``time.thread_time()`` of the main thread (what limits abngd's event loop)
 and ``time.process_time()`` (all threads: the store's writer too).
 
-Run:  .venv/bin/python bench/dhcp_lease_cpu.py [--mode server|ipoe|both] [-n 5000] [--profile]
+Run:  .venv/bin/python bench/dhcp_lease_cpu.py [--mode server|ipoe|ipoe-hook|all] [-n 5000] [--profile]
 """
 
 from __future__ import annotations
@@ -144,7 +146,9 @@ def run_server(n: int, batch: int, profile: cProfile.Profile | None) -> dict[str
 # ---------------------------------------------------------------------------------- ipoe mode
 
 
-async def _ipoe(n: int, batch: int, profile: cProfile.Profile | None, tmp: Path) -> dict[str, float]:
+async def _ipoe(
+    n: int, batch: int, profile: cProfile.Profile | None, tmp: Path, waiting_hook: bool
+) -> dict[str, float]:
     from abng.aaa import service as aaa_service
     from abng.access.ipoe import IpoeService
     from abng.access.service import TrunkService
@@ -157,6 +161,16 @@ async def _ipoe(n: int, batch: int, profile: cProfile.Profile | None, tmp: Path)
     daemon = Daemon(Paths(tmp / "etc", tmp / "run", tmp / "var"))
     daemon.load_config()
     aaa = await aaa_service.setup(daemon)
+    if waiting_hook:
+        from abng.core.hooks import BaseSessionHook
+
+        class WaitingHook(BaseSessionHook):  # stands for the QoS policy hook's worker round trip
+            name = "bench-wait"
+
+            async def session_up(self, session: Any) -> None:
+                await asyncio.sleep(0)
+
+        daemon.sessions.register_hook(WaitingHook())
     trunk = TrunkService(daemon, aaa)
     ipoe = IpoeService(trunk)
     sent: list[bytes] = []
@@ -209,18 +223,24 @@ async def _ipoe(n: int, batch: int, profile: cProfile.Profile | None, tmp: Path)
 
 def run_ipoe(n: int, batch: int, profile: cProfile.Profile | None) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="abng-dhcpbench-") as d:
-        return asyncio.run(_ipoe(n, batch, profile, Path(d)))
+        return asyncio.run(_ipoe(n, batch, profile, Path(d), False))
+
+
+def run_ipoe_hook(n: int, batch: int, profile: cProfile.Profile | None) -> dict[str, float]:
+    with tempfile.TemporaryDirectory(prefix="abng-dhcpbench-") as d:
+        return asyncio.run(_ipoe(n, batch, profile, Path(d), True))
 
 
 MODES: dict[str, Callable[[int, int, cProfile.Profile | None], dict[str, Any]]] = {
     "server": run_server,
     "ipoe": run_ipoe,
+    "ipoe-hook": run_ipoe_hook,
 }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--mode", choices=(*MODES, "both"), default="both")
+    ap.add_argument("--mode", choices=(*MODES, "all"), default="all")
     ap.add_argument("-n", type=int, default=5000, help="leases per run")
     ap.add_argument("--outstanding", type=int, default=50, help="leases set up per batch")
     ap.add_argument("--repeat", type=int, default=3, help="runs per mode (the best is reported)")
@@ -229,7 +249,7 @@ def main() -> None:
     ap.add_argument("--profile-out", help="with --profile: also write the stats to PATH.<mode>")
     ap.add_argument("--top", type=int, default=40, help="rows shown with --profile")
     args = ap.parse_args()
-    modes = list(MODES) if args.mode == "both" else [args.mode]
+    modes = list(MODES) if args.mode == "all" else [args.mode]
     for mode in modes:
         if args.profile:
             prof = cProfile.Profile()

@@ -179,7 +179,8 @@ class IpoeService:
         }
         s = self.mgr.open(SessionType.DHCP, ev.mac, ev.mac, ev.access_interface, data)
         self.sessions[client] = s.id
-        path = SubscriberPath(ev.tags, parse_mac(ev.mac), Kind.IPOE, 0, ev.access_interface)
+        mac = bytes.fromhex(ev.mac.replace(":", ""))  # the server's format_mac: aa:bb:cc:dd:ee:ff
+        path = SubscriberPath(ev.tags, mac, Kind.IPOE, 0, ev.access_interface)
         self.trunk.datapath.add_subscriber(ev.ip, path)
         try:  # the /32 route is installed by the policy hook (abng/dataplane/service.py)
             await self.mgr.activate(s.id, **activate_fields(res, ev.ip, self.gateway(), ev.lease_time))

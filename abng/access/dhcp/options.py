@@ -239,7 +239,8 @@ class RelayAgentInfo:
             subs.append((SUBOPT_CIRCUIT_ID, circuit_id))
         if remote_id is not None:
             subs.append((SUBOPT_REMOTE_ID, remote_id))
-        subs.extend(o for o in others if o[0] not in (SUBOPT_CIRCUIT_ID, SUBOPT_REMOTE_ID))
+        if others:
+            subs.extend(o for o in others if o[0] not in (SUBOPT_CIRCUIT_ID, SUBOPT_REMOTE_ID))
         return cls(tuple(subs))
 
     @classmethod

@@ -70,7 +70,6 @@ class DhcpServer(LifecycleMixin):
         self._keys = itertools.count(1)
         self._events: list[DhcpEvent] = []
         self._tx: list[Transmit] = []
-        self._ours: dict[tuple[str, str], RelayAgentInfo] = {}  # (interface, hostname) -> our Option 82
 
     # ------------------------------------------------------------------ outputs
 
@@ -212,13 +211,7 @@ class DhcpServer(LifecycleMixin):
 
     def effective_relay_agent(self, msg: DhcpMessage, access_interface: str) -> RelayAgentInfo:
         """Circuit-ID = access interface name, Remote-ID = hostname, per ``option82_policy``."""
-        hostname = self.config.hostname
-        ours = self._ours.get((access_interface, hostname))
-        if ours is None:
-            if len(self._ours) >= self.config.max_rate_entries:
-                self._ours.clear()
-            ours = RelayAgentInfo.make(access_interface.encode(), hostname.encode())
-            self._ours[access_interface, hostname] = ours
+        ours = RelayAgentInfo.make(access_interface.encode(), self.config.hostname.encode())
         received = msg.relay_agent  # None when absent or malformed (never trusted then)
         policy = self.config.option82_policy
         if received is None:
