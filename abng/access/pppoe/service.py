@@ -30,6 +30,7 @@ from abng.aaa.aio_client import RadiusTimeout
 from abng.aaa.types import AuthRequest, AuthResult
 from abng.access.arp import int_to_ip, ip_to_int
 from abng.access.demux import AccessInterface
+from abng.access.dhcp.eager import start_eagerly
 from abng.access.frames import (
     ETH_P_PPPOE_DISC,
     ETH_P_PPPOE_SESS,
@@ -237,9 +238,10 @@ class PppoeService:
         spawn = self.trunk.daemon.tasks.spawn
         for e in sub.ppp.take_events():
             if isinstance(e, ev.AuthRequest):
-                spawn(f"ppp-auth-{sub.core_id}", self._authenticate(sub, e))
+                # local AAA answers without suspending: no task then (a RADIUS round trip gets one)
+                start_eagerly(spawn, f"ppp-auth-{sub.core_id}", self._authenticate(sub, e))
             elif isinstance(e, ev.SessionUp):
-                spawn(f"ppp-up-{sub.core_id}", self._up(sub, e))
+                start_eagerly(spawn, f"ppp-up-{sub.core_id}", self._up(sub, e))
             elif isinstance(e, ev.IPv4Packet):
                 if sub.ip is not None and self.trunk.tun is not None:
                     verdict = self.trunk.datapath.from_pppoe(sub.ip, e.data)
