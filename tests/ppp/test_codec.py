@@ -117,3 +117,27 @@ def test_end_of_list_stops_tag_parsing() -> None:
     body = pppoe.encode_tags([(0x0101, b""), (0x0000, b""), (0x0102, b"x")])
     pkt = pppoe.decode(struct.pack("!BBHH", 0x11, 0x09, 0, len(body)) + body)
     assert pkt.tags == ((0x0101, b""),)
+
+
+def test_ip_bytes_and_ip_str_agree_with_ipaddress() -> None:
+    """The inet_pton/inet_ntoa fast paths give ipaddress's answers, errors included."""
+    import ipaddress
+    import random
+
+    from abng.ppp.ipcp import ip_bytes, ip_str
+
+    r = random.Random(3)
+    cases = ["1.2.3.4", "0.0.0.0", "255.255.255.255", "01.2.3.4", "1.2.3", "1.2.3.4.5", " 1.2.3.4"]
+    cases += ["1.2.3.4 ", "256.1.1.1", "1.2.3.04", "", "x", "1.2.3.4\x00", "\u0661.2.3.4", "0x1.2.3.4"]
+    cases += [".".join(str(r.randrange(300)) for _ in range(r.choice((3, 4, 4, 5)))) for _ in range(300)]
+    for text in cases:
+        try:
+            want: bytes | None = ipaddress.IPv4Address(text).packed
+        except ValueError:
+            want = None
+        if want is None:
+            with pytest.raises(ValueError):
+                ip_bytes(text)
+        else:
+            assert ip_bytes(text) == want
+            assert ip_str(want) == str(ipaddress.IPv4Address(want))
