@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from abng.access.pppoe import codec as pppoe
 from abng.access.pppoe.client import DiscoveryClient
@@ -71,7 +71,7 @@ def ppp_corpus() -> list[bytes]:
     return corpus
 
 
-def check(events: list[object], allowed: tuple[type, ...]) -> None:
+def check(events: Sequence[object], allowed: tuple[type, ...]) -> None:
     for ev in events:
         assert isinstance(ev, allowed), ev
 
