@@ -48,13 +48,12 @@ from abng.ppp.client import ClientConfig
 log = logging.getLogger(__name__)
 
 _TAG = struct.Struct("!HH")
+_ETYPE = struct.Struct("!H")
 
 
 def _no_time() -> float:
     return 0.0  # an engine neither started nor given a clock
 
-
-_ETYPE = struct.Struct("!H")
 
 Machine = PppoeSubscriber | DhcpClient
 
@@ -408,7 +407,7 @@ class Engine:
         if self._loop is None:
             return
         when = self._heap[0][0] if self._heap else None
-        if self._queue and self._connecting < self.outstanding:  # a free slot re-arms (see _after)
+        if self._queue and self._connecting < self.outstanding:  # busy slots: a finished setup pumps
             soon = self.now() + (1.0 / max(self.rate, 1.0))
             when = soon if when is None else min(when, soon)
         if when is None or (self._armed is not None and self._armed <= when and self._handle is not None):
