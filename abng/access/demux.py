@@ -225,12 +225,17 @@ class Demux:
         return AccessInterface(self.trunk, self.trunk, self.trunk, (), self.services_when_disabled, None)
 
     # -- receive path ------------------------------------------------------------------------
-    def classify(self, tags: Sequence[VlanTag], now: float) -> AccessInterface | Drop:
+    def classify(
+        self, tags: Sequence[VlanTag], now: float, vids: tuple[int, ...] | None = None
+    ) -> AccessInterface | Drop:
+        """The access interface of a frame with tag stack ``tags`` (``vids``: their VLAN ids,
+        when the caller already has them)."""
         if not self.enabled:
             return self.trunk_interface if not tags else self._drop("tagged_demux_disabled")
         if not tags:
             return self.trunk_interface if self.untagged else self._drop("untagged")
-        vids = tuple(t.vid for t in tags)
+        if vids is None:
+            vids = tuple(t.vid for t in tags)
         entry = self._ifaces.get(vids)
         if entry is not None:
             entry.last_seen = now
@@ -281,6 +286,9 @@ class Demux:
         return Drop(reason)
 
     # -- queries and updates ----------------------------------------------------------------
+    def has_created(self) -> bool:
+        return bool(self._created)
+
     def take_created(self) -> list[AccessInterface]:
         """Interfaces created since the last call (to create devices, bind services, notify)."""
         out, self._created = self._created, []

@@ -75,10 +75,13 @@ class EthernetFrame:
     tags: tuple[VlanTag, ...]
     ethertype: int
     payload: bytes
+    #: the VLAN ids of ``tags``, outermost first (given by parse_frame, which builds every frame)
+    vids: tuple[int, ...]
 
-    @property
-    def vids(self) -> tuple[int, ...]:
-        return tuple(t.vid for t in self.tags)
+
+#: (tags, vids) by the raw tag bytes of a frame: frames of one subscriber repeat the same stack
+_STACKS: dict[bytes, tuple[tuple[VlanTag, ...], tuple[int, ...]]] = {}
+_STACKS_MAX = 1 << 16
 
 
 def format_mac(mac: bytes) -> str:
@@ -100,18 +103,27 @@ def parse_frame(data: bytes | bytearray | memoryview) -> EthernetFrame:
         raise DecodeError("eth_short", f"{n} bytes")
     etype = buf[12] << 8 | buf[13]
     if etype not in VLAN_TPIDS:
-        return EthernetFrame(buf[0:6], buf[6:12], (), etype, buf[14:])
+        return EthernetFrame(buf[0:6], buf[6:12], (), etype, buf[14:], ())
     off = 12
-    tags: list[VlanTag] = []
+    depth = 0
     while etype in VLAN_TPIDS:
-        if len(tags) >= MAX_TAGS:
+        if depth >= MAX_TAGS:
             raise DecodeError("eth_too_many_tags")
         if off + 6 > n:
-            raise DecodeError("eth_tag_truncated", f"tag {len(tags)}")
-        tags.append(_tag(etype, buf[off + 2] << 8 | buf[off + 3]))
+            raise DecodeError("eth_tag_truncated", f"tag {depth}")
+        depth += 1
         off += 4
         etype = buf[off] << 8 | buf[off + 1]
-    return EthernetFrame(buf[0:6], buf[6:12], tuple(tags), etype, buf[off + 2 :])
+    raw = buf[12:off]
+    stack = _STACKS.get(raw)
+    if stack is None:
+        tags = tuple(
+            _tag(raw[i] << 8 | raw[i + 1], raw[i + 2] << 8 | raw[i + 3]) for i in range(0, len(raw), 4)
+        )
+        stack = (tags, tuple(t.vid for t in tags))
+        if len(_STACKS) < _STACKS_MAX:
+            _STACKS[raw] = stack
+    return EthernetFrame(buf[0:6], buf[6:12], stack[0], etype, buf[off + 2 :], stack[1])
 
 
 def build_frame(

@@ -161,35 +161,46 @@ class TrunkService:
             self.io.send(frame)
 
     def on_frame(self, frame: bytes, ifindex: int) -> None:
-        verdict = self.datapath.handle_frame(frame)
-        if isinstance(verdict, ToTun):
+        """One frame from the trunk: parsed once, then the data path, else the access protocols."""
+        try:
+            eth = parse_frame(frame)
+        except DecodeError as exc:  # counted as the data path counts it
+            self.datapath.drops[exc.reason] += 1
+            self.drop(f"datapath_{exc.reason}")
+            return
+        verdict = self.datapath.handle_frame(eth)
+        if verdict is NOT_MINE:
+            self.control_frame(eth)
+        elif isinstance(verdict, ToTun):
             if self.tun is not None:
                 self.tun.write(verdict.packet)
         elif isinstance(verdict, ToTrunk):
             self.send(verdict.frame)
         elif isinstance(verdict, Dropped):
             self.drop(f"datapath_{verdict.reason}")
-        elif verdict is NOT_MINE:
-            self.control_frame(frame)
 
-    def control_frame(self, frame: bytes) -> None:
+    def control_frame(self, frame: bytes | EthernetFrame) -> None:
         """Access protocols: demux, then PPPoE discovery/session or DHCP by EtherType."""
         now = self.clock()
-        try:
-            eth = parse_frame(frame)
-        except DecodeError as exc:
-            self.drop(f"drop_{exc.reason}")
-            return
-        iface = self.demux.classify(eth.tags, now)
+        if isinstance(frame, EthernetFrame):
+            eth = frame
+        else:
+            try:
+                eth = parse_frame(frame)
+            except DecodeError as exc:
+                self.drop(f"drop_{exc.reason}")
+                return
+        iface = self.demux.classify(eth.tags, now, eth.vids)
         if isinstance(iface, Drop):
             self.drop(f"demux_{iface.reason}")
             return
-        for created in self.demux.take_created():
-            log.info("access interface %s created (profile %s)", created.name, created.profile)
-        service = "dhcp" if eth.ethertype == ETH_P_IP else "pppoe"
-        handler = self.handlers.get(eth.ethertype)
-        if handler is None or service not in iface.services:
-            self.drop(f"no_service_{eth.ethertype:04x}")
+        if self.demux.has_created():
+            for created in self.demux.take_created():
+                log.info("access interface %s created (profile %s)", created.name, created.profile)
+        etype = eth.ethertype
+        handler = self.handlers.get(etype)
+        if handler is None or ("dhcp" if etype == ETH_P_IP else "pppoe") not in iface.services:
+            self.drop(f"no_service_{etype:04x}")
             return
         try:
             handler(eth, iface, now)
