@@ -48,7 +48,7 @@ from abng.ppp.client import ClientConfig
 log = logging.getLogger(__name__)
 
 _TAG = struct.Struct("!HH")
-_ETYPE = struct.Struct("!H")
+_DISC, _SESS, _IP = (struct.pack("!H", t) for t in (ETH_P_PPPOE_DISC, ETH_P_PPPOE_SESS, ETH_P_IP))
 
 
 def _no_time() -> float:
@@ -86,12 +86,10 @@ class Subscriber:
 
     def __post_init__(self) -> None:
         self.mac = self.spec.mac
-        self.tag_bytes = b"".join(_TAG.pack(t.tpid, t.tci) for t in self.spec.tags)
-        self.header_len = 12 + len(self.tag_bytes)
-        src = self.mac + self.tag_bytes
-        self.head_disc = src + _ETYPE.pack(ETH_P_PPPOE_DISC)
-        self.head_sess = src + _ETYPE.pack(ETH_P_PPPOE_SESS)
-        self.head_ip = src + _ETYPE.pack(ETH_P_IP)
+        tags = self.tag_bytes = b"".join([_TAG.pack(t.tpid, t.tci) for t in self.spec.tags])
+        self.header_len = 12 + len(tags)
+        src = self.mac + tags
+        self.head_disc, self.head_sess, self.head_ip = src + _DISC, src + _SESS, src + _IP
 
     @property
     def ip_text(self) -> str:
@@ -161,14 +159,14 @@ class Engine:
     # --- population ------------------------------------------------------------------------------
     def add(self, specs: list[SubscriberSpec], io_index: int = 0) -> list[int]:
         ids = []
+        io = self.ios[io_index % len(self.ios)]
         for spec in specs:
-            mac = spec.mac
-            if mac in self.by_mac:
+            sub = Subscriber(self._next_sid, spec, io)
+            if sub.mac in self.by_mac:
                 raise ValueError(f"subscriber {spec.kind} {spec.index} already exists")
-            sub = Subscriber(self._next_sid, spec, self.ios[io_index % len(self.ios)])
             self._next_sid += 1
             self.subs[sub.sid] = sub
-            self.by_mac[mac] = sub
+            self.by_mac[sub.mac] = sub
             self.stats.requested[spec.kind] += 1
             self._enqueue(sub)
             ids.append(sub.sid)
