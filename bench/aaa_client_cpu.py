@@ -60,8 +60,8 @@ class Responder:
                     ("Session-Timeout", 86400),
                     ("Acct-Interim-Interval", 600),
                     ("Class", b"bench-class-0001"),
-                    ("Athena-Rate-Down", "100M"),
-                    ("Athena-Rate-Up", "20M"),
+                    ("Athena-Rate-Down", "100mbit"),
+                    ("Athena-Rate-Up", "20mbit"),
                 ]
             )
         self.cpu = 0.0
