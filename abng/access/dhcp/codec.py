@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from abng.access.dhcp.builders import frozen_builder
 from abng.access.dhcp.options import (
     FIXED_LENGTHS,
+    NONEMPTY_CODES,
     MessageType,
     Opt,
     RelayAgentInfo,
@@ -33,7 +34,7 @@ MAX_OPTIONS = 255  # option instances kept per message; more are counted as a bo
 MIN_REPLY_SIZE = 300  # BOOTP minimum (RFC 1542 §2.1): pad replies up to this
 _unpack_header = HEADER.unpack_from
 _HEADER_SIZE = HEADER.size
-_OVERLOAD, _MESSAGE_TYPE = int(Opt.OVERLOAD), int(Opt.MESSAGE_TYPE)
+_OVERLOAD, _MESSAGE_TYPE, _RAPID_COMMIT = int(Opt.OVERLOAD), int(Opt.MESSAGE_TYPE), int(Opt.RAPID_COMMIT)
 _MESSAGE_TYPES = frozenset(int(t) for t in MessageType)
 _MESSAGE_TYPE_BY_VALUE: dict[int, MessageType] = {int(t): t for t in MessageType}
 
@@ -147,11 +148,14 @@ def parse_message(data: bytes | bytearray | memoryview) -> DhcpMessage:
             used_sname = True
     options: dict[int, bytes] = raw
     invalid: list[int] | tuple[int, ...] = ()
-    fixed = FIXED_LENGTHS
+    fixed, nonempty = FIXED_LENGTHS, NONEMPTY_CODES
     for code, value in raw.items():
         want = fixed.get(code)
         if want is not None:
             if len(value) == want and (code != _MESSAGE_TYPE or value[0] in _MESSAGE_TYPES):
+                continue
+        elif code in nonempty:  # text, opaque bytes, code lists: at least one byte
+            if value or code == _RAPID_COMMIT:
                 continue
         else:
             try:

@@ -118,7 +118,8 @@ def option_name(code: int) -> str:
 
 
 _IPS_CODES = frozenset(c for c, s in REGISTRY.items() if s.kind is Kind.IPS)
-_NONEMPTY_CODES = frozenset(c for c, s in REGISTRY.items() if s.kind in (Kind.TEXT, Kind.BYTES, Kind.CODES))
+#: codes whose value must not be empty (text, opaque bytes, code lists; rapid-commit excepted)
+NONEMPTY_CODES = frozenset(c for c, s in REGISTRY.items() if s.kind in (Kind.TEXT, Kind.BYTES, Kind.CODES))
 _MESSAGE_TYPES = frozenset(int(t) for t in MessageType)
 
 
@@ -130,7 +131,7 @@ def validate(code: int, value: bytes) -> None:
             raise DecodeError("option_length", f"{REGISTRY[code].name}: {len(value)} bytes")
         if code == 53 and value[0] not in _MESSAGE_TYPES:  # dhcp-message-type
             raise DecodeError("message_type", str(value[0]))
-    elif code in _NONEMPTY_CODES:
+    elif code in NONEMPTY_CODES:
         if not value and code != 80:  # rapid-commit is empty by definition
             raise DecodeError("option_length", f"{REGISTRY[code].name}: empty")
     elif code in _IPS_CODES:
