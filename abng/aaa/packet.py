@@ -127,22 +127,23 @@ def decode(data: bytes) -> Packet:
         raise DecodeError(f"length field {length} out of range 20..4096")
     if length > len(data):
         raise DecodeError(f"length field {length} exceeds the datagram ({len(data)} octets)")
-    view = memoryview(data)[:length]
+    if type(data) is not bytes:  # bytearray, memoryview: attribute values are bytes
+        data = bytes(data)
     attrs: list[Attribute] = []
     pos = MIN_LENGTH
     while pos < length:
         if pos + 2 > length:
             raise DecodeError(f"truncated attribute header at offset {pos}")
-        atype, alen = view[pos], view[pos + 1]
-        if alen < 2 or pos + alen > length:
+        atype, alen = data[pos], data[pos + 1]
+        end = pos + alen
+        if alen < 2 or end > length:
             raise DecodeError(f"attribute {atype} at offset {pos} has bad length {alen}")
-        value = bytes(view[pos + 2 : pos + alen])
         if atype == VENDOR_SPECIFIC:
-            attrs.extend(_split_vsa(value))
+            attrs.extend(_split_vsa(data[pos + 2 : end]))
         else:
-            attrs.append(Attribute(atype, value))
-        pos += alen
-    return Packet(code, ident, bytes(auth), tuple(attrs))
+            attrs.append(Attribute(atype, data[pos + 2 : end]))
+        pos = end
+    return Packet(code, ident, auth, tuple(attrs))
 
 
 def _split_vsa(value: bytes) -> list[Attribute]:
