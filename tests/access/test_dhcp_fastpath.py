@@ -36,7 +36,17 @@ from abng.access.dhcp.events import (
     LeaseGranted,
     Transmit,
 )
-from abng.access.dhcp.options import MessageType, Opt, enc_ip, enc_u8, validate
+from abng.access.dhcp.options import (
+    REGISTRY,
+    Kind,
+    MessageType,
+    Opt,
+    RelayAgentInfo,
+    decode_routes,
+    enc_ip,
+    enc_u8,
+    validate,
+)
 from abng.access.dhcp.pool import Ipv4Pool
 from abng.access.dhcp.replies import (
     RequestContext,
@@ -404,3 +414,35 @@ def test_server_events_equal_keyword_built_events() -> None:
 
 def _payload_of(frame: bytes) -> bytes:
     return parse_udp_frame(frame).udp.payload
+
+
+def ref_validate(code: int, value: bytes) -> None:
+    spec = REGISTRY.get(code)
+    if spec is None:
+        return
+    kind = spec.kind
+    fixed = {Kind.IP: 4, Kind.U8: 1, Kind.U16: 2, Kind.U32: 4}
+    if kind in fixed:
+        if len(value) != fixed[kind]:
+            raise DecodeError("option_length", f"{spec.name}: {len(value)} bytes")
+    elif kind is Kind.IPS:
+        if not value or len(value) % 4:
+            raise DecodeError("option_length", f"{spec.name}: {len(value)} bytes")
+    elif kind in (Kind.TEXT, Kind.BYTES, Kind.CODES):
+        if not value and code != Opt.RAPID_COMMIT:
+            raise DecodeError("option_length", f"{spec.name}: empty")
+    elif kind is Kind.ROUTES:
+        decode_routes(value)
+    elif kind is Kind.RELAY:
+        RelayAgentInfo.decode(value)
+    if code == Opt.MESSAGE_TYPE and value[0] not in MessageType._value2member_map_:
+        raise DecodeError("message_type", str(value[0]))
+
+
+def test_validate_matches_reference() -> None:
+    rng = random.Random(SEED + 6)
+    values = [b"", b"\x00", b"\x09", b"\x05", b"\x01\x02", b"\x01\x02\x03\x04", bytes(8), bytes(7)]
+    values += [b"\x18\x0a\x00\x00\x0a\x00\x00\x01", b"\x21" + bytes(8), b"\x01\x03abc\x02\x02xy", b"\x01\x00"]
+    for code in range(256):
+        for value in values + [rng.randbytes(rng.randrange(12)) for _ in range(40)]:
+            assert outcome(validate, code, value) == outcome(ref_validate, code, value), (code, value)
