@@ -18,8 +18,8 @@ from tests.helpers.netns import NsProcess, link_mac, ns_run, requires_root
 
 pytestmark = requires_root
 
+# the log line is written after the interface is configured: tests wait for it, then ping
 UDHCPC_SCRIPT = """#!/bin/sh
-echo "$1 ip=$ip router=$router subnet=$subnet lease=$lease" >> {log}
 case "$1" in
   bound|renew)
     ip addr replace "$ip/32" dev "$interface"
@@ -28,11 +28,11 @@ case "$1" in
     ;;
   deconfig) ip addr flush dev "$interface" ;;
 esac
+echo "$1 ip=$ip router=$router subnet=$subnet lease=$lease" >> {log}
 exit 0
 """
 
 DHCLIENT_SCRIPT = """#!/bin/sh
-echo "$reason ip=$new_ip_address routers=$new_routers lease=$new_dhcp_lease_time" >> {log}
 case "$reason" in
   BOUND|RENEW|REBIND|REBOOT)
     ip addr replace "$new_ip_address/32" dev "$interface"
@@ -41,6 +41,7 @@ case "$reason" in
     ;;
   EXPIRE|STOP) ip addr flush dev "$interface" ;;
 esac
+echo "$reason ip=$new_ip_address routers=$new_routers lease=$new_dhcp_lease_time" >> {log}
 exit 0
 """
 
