@@ -26,6 +26,7 @@ Per-subscriber packet/byte counters (in = from subscriber, out = to subscriber) 
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 import struct
 from collections import Counter
@@ -169,6 +170,14 @@ def _is_dhcp_to_server(packet: bytes) -> bool:
 
 
 def _addr(ip: str | int | ipaddress.IPv4Address) -> int:
+    if type(ip) is str:
+        return _addr_text(ip)
+    return int(ipaddress.IPv4Address(ip))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _addr_text(ip: str) -> int:
+    """Subscriber addresses come back again and again (counters, paths): parsed once."""
     return int(ipaddress.IPv4Address(ip))
 
 
