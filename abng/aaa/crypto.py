@@ -73,7 +73,8 @@ class RandomPool:
     """``os.urandom`` taken in blocks: one getrandom(2) call per ``block`` octets instead of one per
     Request Authenticator (each call costs a syscall and lets the daemon's other threads take the
     GIL).  Same kernel CSPRNG octets, each handed out once.  :data:`urandom` is the shared pool; a
-    forked child empties it so that parent and child never hand out the same octets."""
+    forked child empties it so that parent and child never hand out the same octets.  Not for
+    concurrent use from several threads (the RADIUS client runs on the event loop thread)."""
 
     def __init__(self, block: int = 4096) -> None:
         self._block = block
