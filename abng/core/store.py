@@ -2,7 +2,8 @@
 
 The manager marks sessions dirty; :meth:`SessionStore.flush` writes everything marked since the
 last flush in one transaction, in a worker thread, so the event loop never waits on the disk.
-A background loop flushes every ``interval`` seconds (50 ms by default).
+A background loop flushes every ``interval`` seconds (200 ms by default: a session being set
+up is marked several times within a few hundred milliseconds, and each flush re-encodes it).
 
 Ids are never reused, also after a crash: the store keeps an id *reservation* ahead of the next
 id (written synchronously, once per ``ID_BLOCK`` sessions); a restart continues from the highest
@@ -83,7 +84,7 @@ def _delete_many(db: sqlite3.Connection, ids: list[int]) -> None:
 class SessionStore:
     """The session database in ``<state-dir>/sessions.db``."""
 
-    def __init__(self, path: Path, *, history_limit: int = 10_000, interval: float = 0.05) -> None:
+    def __init__(self, path: Path, *, history_limit: int = 10_000, interval: float = 0.2) -> None:
         self.path = path
         self.history_limit = history_limit
         self.interval = interval
