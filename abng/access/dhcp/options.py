@@ -140,7 +140,7 @@ def validate(code: int, value: bytes) -> None:
     elif code in REGISTRY:
         kind = REGISTRY[code].kind
         if kind is Kind.ROUTES:
-            decode_routes(value)
+            check_routes(value)
         elif kind is Kind.RELAY:
             RelayAgentInfo.decode(value)
 
@@ -183,24 +183,39 @@ def encode_routes(routes: Iterable[tuple[ipaddress.IPv4Network, int]]) -> bytes:
     return bytes(out)
 
 
-def decode_routes(value: bytes) -> list[tuple[ipaddress.IPv4Network, int]]:
-    routes: list[tuple[ipaddress.IPv4Network, int]] = []
-    i = 0
-    if not value:
+def check_routes(value: bytes) -> None:
+    """RFC 3442 validation of option 121 alone, in integer arithmetic (no objects built).
+
+    Same decisions and errors as :func:`decode_routes`, in the same order: empty, then per
+    route the width (> 32), truncation, and destination bits set past the width.
+    """
+    size = len(value)
+    if not size:
         raise DecodeError("option_length", "classless-static-route: empty")
-    while i < len(value):
+    i = 0
+    while i < size:
         width = value[i]
         if width > 32:
             raise DecodeError("route_width", str(width))
-        n = (width + 7) // 8
-        if i + 1 + n + 4 > len(value):
+        n = (width + 7) >> 3
+        if i + 5 + n > size:
             raise DecodeError("route_truncated")
-        dest = value[i + 1 : i + 1 + n] + b"\x00" * (4 - n)
-        try:
-            net = ipaddress.IPv4Network((dest, width))
-        except ValueError as exc:  # host bits set
-            raise DecodeError("route_host_bits") from exc
-        routes.append((net, dec_ip(value[i + 1 + n : i + 5 + n])))
+        # the significant octets' bits past the width must be zero (the rest is padding)
+        if n and int.from_bytes(value[i + 1 : i + 1 + n], "big") & ((1 << (8 * n - width)) - 1):
+            raise DecodeError("route_host_bits")
+        i += 5 + n
+
+
+def decode_routes(value: bytes) -> list[tuple[ipaddress.IPv4Network, int]]:
+    """RFC 3442 routes as (destination, router); :class:`DecodeError` as :func:`check_routes`."""
+    check_routes(value)
+    routes: list[tuple[ipaddress.IPv4Network, int]] = []
+    i, size = 0, len(value)
+    while i < size:
+        width = value[i]
+        n = (width + 7) >> 3
+        dest = int.from_bytes(value[i + 1 : i + 1 + n], "big") << (8 * (4 - n))
+        routes.append((ipaddress.IPv4Network((dest, width)), dec_ip(value[i + 1 + n : i + 5 + n])))
         i += 5 + n
     return routes
 
