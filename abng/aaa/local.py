@@ -65,6 +65,7 @@ class LocalAuthenticator:
     """:class:`abng.aaa.types.Authenticator` from the ``aaa`` configuration section."""
 
     _DUMMY = "\x00" * 16
+    _DUMMY_DIGEST = hashlib.sha256(_DUMMY.encode()).digest()
 
     def __init__(self, config: LocalAaaConfig) -> None:
         self.config = config
@@ -83,6 +84,15 @@ class LocalAuthenticator:
                 ipaddress.IPv4Network(pool.network)
             elif not (pool.start and pool.end):
                 raise ValueError(f"pool {name!r} needs network or start and end")
+        # Per-subscriber work done once, not per login: the PAP secret's SHA-256 (the login's
+        # password is still hashed every time: same work for known and unknown users) and the
+        # accept's fields (rates parsed).  Keyed by the very objects the lookups return.
+        self._pap_digest = {
+            id(s): hashlib.sha256(s.password.encode()).digest()
+            for s in self._by_user.values()
+            if s.password is not None
+        }
+        self._accepts = {id(s): self._accept_fields(s) for s in config.subscribers}
 
     async def authenticate(self, req: AuthRequest) -> AuthResult:
         if req.service == "dhcp":
@@ -93,8 +103,10 @@ class LocalAuthenticator:
                 return AuthResult.reject("unknown MAC")
             return self._result(sub)
         sub = self._by_user.get(req.username)
+        known = sub is not None and sub.password is not None
         secret = sub.password if sub is not None and sub.password is not None else self._DUMMY
-        ok = self._check(req, secret) and sub is not None and sub.password is not None
+        digest = self._pap_digest.get(id(sub)) if known else self._DUMMY_DIGEST
+        ok = self._check(req, secret, digest) and known
         if not ok or sub is None:
             return AuthResult.reject("authentication failed")
         if sub.mac and _norm_mac(sub.mac) != _norm_mac(req.mac):
@@ -102,7 +114,7 @@ class LocalAuthenticator:
         return self._result(sub)
 
     @staticmethod
-    def _check(req: AuthRequest, secret: str) -> bool:
+    def _check(req: AuthRequest, secret: str, secret_digest: bytes | None = None) -> bool:
         if req.chap_response is not None:
             if req.chap_id is None or req.chap_challenge is None:
                 return False
@@ -111,17 +123,21 @@ class LocalAuthenticator:
         if req.password is None:
             return False
         a = hashlib.sha256(req.password.encode()).digest()
-        b = hashlib.sha256(secret.encode()).digest()
+        b = secret_digest if secret_digest is not None else hashlib.sha256(secret.encode()).digest()
         return hmac.compare_digest(a, b)
 
+    def _accept_fields(self, sub: LocalSubscriber) -> dict[str, Any]:
+        return {
+            "framed_ip": sub.ip,
+            "framed_netmask": "255.255.255.255" if sub.ip else None,
+            "pool": None if sub.ip else (sub.pool or self.config.default_pool),
+            "rate_down_bps": parse_rate(sub.rate_down) if sub.rate_down is not None else None,
+            "rate_up_bps": parse_rate(sub.rate_up) if sub.rate_up is not None else None,
+            "overhead_profile": sub.overhead_profile,
+        }
+
     def _result(self, sub: LocalSubscriber) -> AuthResult:
-        pool = None if sub.ip else (sub.pool or self.config.default_pool)
-        return AuthResult(
-            accepted=True,
-            framed_ip=sub.ip,
-            framed_netmask="255.255.255.255" if sub.ip else None,
-            pool=pool,
-            rate_down_bps=parse_rate(sub.rate_down) if sub.rate_down is not None else None,
-            rate_up_bps=parse_rate(sub.rate_up) if sub.rate_up is not None else None,
-            overhead_profile=sub.overhead_profile,
-        )
+        fields = self._accepts.get(id(sub))
+        if fields is None:
+            fields = self._accept_fields(sub)
+        return AuthResult(accepted=True, **fields)

@@ -64,15 +64,17 @@ class SessionIndex:
     def add(self, s: Session) -> None:
         self.by_id[s.id] = s
         self._index(s)
-        self._counts["total"] += 1
-        self._counts[s.type.value] += 1
+        counts = self._counts
+        counts["total"] += 1
+        counts[str(s.type)] += 1  # StrEnum: str() is the value (cheaper than .value)
 
     def remove(self, s: Session) -> None:
         if self.by_id.pop(s.id, None) is None:
             return
         self._unindex(s)
-        self._counts["total"] -= 1
-        self._counts[s.type.value] -= 1
+        counts = self._counts
+        counts["total"] -= 1
+        counts[str(s.type)] -= 1
 
     def _index(self, s: Session) -> None:
         if s.ip_address:
@@ -82,17 +84,18 @@ class SessionIndex:
         _add(self._iface, s.ppp_interface, s.id)
 
     def _unindex(self, s: Session) -> None:
-        if s.ip_address and self._ip.get(s.ip_address) == s.id:
-            del self._ip[s.ip_address]
-        _drop(self._user, s.username, s.id)
-        _drop(self._iface, s.access_interface, s.id)
-        _drop(self._iface, s.ppp_interface, s.id)
+        self._unindex_keys(s.id, s.ip_address, s.username, s.access_interface, s.ppp_interface)
+
+    def _unindex_keys(self, sid: int, ip: str | None, user: str, access: str, ppp: str | None) -> None:
+        if ip and self._ip.get(ip) == sid:
+            del self._ip[ip]
+        _drop(self._user, user, sid)
+        _drop(self._iface, access, sid)
+        _drop(self._iface, ppp, sid)
 
     def reindex(self, s: Session, before: tuple[str | None, str, str, str | None]) -> None:
         """Fix the indexes after ip/username/interfaces changed (``before`` = old key tuple)."""
-        ip, user, access, ppp = before
-        old = Session(s.id, s.type, user, "", access, 0, ip_address=ip, ppp_interface=ppp)
-        self._unindex(old)
+        self._unindex_keys(s.id, *before)
         self._index(s)
 
     @staticmethod

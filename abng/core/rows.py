@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import operator
 import sqlite3
 from typing import Any
 
@@ -64,14 +65,38 @@ def ensure_columns(db: sqlite3.Connection) -> None:
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # one encoder: json.dumps builds one per call
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+#: the C encoder JSONEncoder.encode builds on every call, built once (same settings as _ENCODER:
+#: ensure_ascii, allow_nan, no sort, compact separators).  Without a markers dict: the values
+#: are dicts of plain data our own code built (no cycles to detect).
+_C_ITER = (
+    _c_encoder(
+        None,
+        _ENCODER.default,
+        json.encoder.encode_basestring_ascii,
+        None,
+        ":",
+        ",",
+        False,
+        False,
+        True,
+    )
+    if _c_encoder is not None
+    else None
+)
+_GET = operator.attrgetter(*FIELDS)
 
 
 def _json(value: Any) -> str:
-    return _ENCODER.encode(value) if value else "{}"
+    if not value:
+        return "{}"
+    if _C_ITER is not None and value.__class__ is dict:
+        return "".join(_C_ITER(value, 0))
+    return _ENCODER.encode(value)
 
 
 def encode(s: Session) -> tuple[Any, ...]:
-    row = [getattr(s, name) for name in FIELDS]
+    row = list(_GET(s))
     row[_TYPE] = str(s.type)  # StrEnum: str() is the value
     row[_STATE] = str(s.state)
     row[_REASON] = str(s.reason) if s.reason is not None else None
