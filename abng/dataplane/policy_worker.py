@@ -303,15 +303,30 @@ class PolicyWorker:
         return out
 
 
+#: rtmsg + RTA_DST + RTA_TABLE + RTA_OIF of :func:`route_request` in one pack
+_ROUTE = struct.Struct("=BBBBBBBBI HH4s HHI HHI")
+_ROUTE_MTU = struct.Struct("=HH HHI")  # RTA_METRICS { RTAX_MTU }
+_ROUTE_FLAGS = w.NLM_F_REQUEST | w.NLM_F_ACK | w.NLM_F_CREATE | NLM_F_REPLACE
+
+
+def ipv4_packed(ip: str) -> bytes:
+    """The 4 bytes of a dotted-quad address; as strict as ``ipaddress`` (no leading zeros, no
+    short forms), and a ``ValueError`` for anything else, as ``ipaddress`` raises."""
+    try:
+        return socket.inet_pton(socket.AF_INET, ip)
+    except (OSError, TypeError):
+        return ipaddress.IPv4Address(ip).packed  # raises the same error as before, or accepts
+
+
 def route_request(ip: str, ifindex: int, mtu: int | None) -> w.Request:
     """``ip/32 dev <ifindex> proto 188 scope link [mtu M]`` as a replace (idempotent)."""
-    head = _RTMSG.pack(socket.AF_INET, 32, 0, 0, MAIN_TABLE, RTPROT_ABNG, SCOPE_LINK, RTN_UNICAST, 0)
-    body = head + w.nla(RTA_DST, ipaddress.IPv4Address(ip).packed)
-    body += w.nla(RTA_TABLE, struct.pack("=I", MAIN_TABLE)) + w.nla(RTA_OIF, struct.pack("=I", ifindex))
+    body = _ROUTE.pack(
+        socket.AF_INET, 32, 0, 0, MAIN_TABLE, RTPROT_ABNG, SCOPE_LINK, RTN_UNICAST, 0,
+        8, RTA_DST, ipv4_packed(ip), 8, RTA_TABLE, MAIN_TABLE, 8, RTA_OIF, ifindex,
+    )  # fmt: skip
     if mtu is not None:
-        body += w.nla(RTA_METRICS, w.nla(RTAX_MTU, struct.pack("=I", mtu)))
-    flags = w.NLM_F_REQUEST | w.NLM_F_ACK | w.NLM_F_CREATE | NLM_F_REPLACE
-    return w.Request(RTM_NEWROUTE, flags, body)
+        body += _ROUTE_MTU.pack(12, RTA_METRICS, 8, RTAX_MTU, mtu)
+    return w.Request(RTM_NEWROUTE, _ROUTE_FLAGS, body)
 
 
 def _spec(want: Want) -> ShapeSpec:

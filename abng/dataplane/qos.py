@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -55,9 +56,18 @@ class ShapeSpec:
     ) -> ShapeSpec:
         if not 0 <= overhead <= 256 or not 0 <= mpu <= 256:
             raise ValueError("overhead and mpu must be within 0..256 bytes")
-        return cls(
-            key, iface, ipaddress.IPv4Address(ip), parse_rate(rate_down), parse_rate(rate_up), overhead, mpu
-        )
+        return cls(key, iface, _v4(ip), parse_rate(rate_down), parse_rate(rate_up), overhead, mpu)
+
+
+def _v4(ip: str | ipaddress.IPv4Address) -> ipaddress.IPv4Address:
+    """``IPv4Address(ip)`` (as strict: ``inet_pton`` takes dotted quads only, no leading zeros),
+    without ``ipaddress``'s per-octet string parsing on the common path."""
+    if isinstance(ip, str):
+        try:
+            return ipaddress.IPv4Address(int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big"))
+        except OSError:
+            pass  # ipaddress raises its own error below (or accepts what inet_pton would not)
+    return ipaddress.IPv4Address(ip)
 
 
 @dataclass(frozen=True, slots=True)

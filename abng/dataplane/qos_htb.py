@@ -55,6 +55,9 @@ OFF_SRC = 12
 MAX_MINOR = 0xFFFE
 MAX_NODE = 0xFFF
 UNLIMITED = w.HtbRate(400_000_000_000)
+CREATE = w.create_flags()
+NEWTCLASS, NEWTFILTER = w.RTM_NEWTCLASS, w.RTM_NEWTFILTER
+INFO10 = w.filter_info(10)
 
 
 class IdPool:
@@ -112,12 +115,11 @@ class _Slot:
         return w.u32_handle(HT, self.bucket, self.node)
 
 
-def _shard(ip: ipaddress.IPv4Address) -> int:
-    return int(ip) & 0xFF
-
-
 def _first_error(errs: Sequence[int], ignore: tuple[int, ...] = ()) -> int:
-    return next((e for e in errs if e and e not in ignore), 0)
+    for e in errs:
+        if e and e not in ignore:
+            return e
+    return 0
 
 
 ENOENT = 2
@@ -262,10 +264,12 @@ class HtbBackend:
                 if not r.ok:
                     idx = next(i for i, s in enumerate(specs) if s.key == r.key)
                     results[idx] = r
-        reqs = [req for _, slot in todo for req in self._add_requests(slot)]
-        errs = self._nl.run(reqs)
+        reqs: list[w.Request] = []
+        for _, slot in todo:
+            reqs += self._add_requests(slot)
+        errs = self._nl.run(reqs) if reqs else []
         for n, (i, slot) in enumerate(todo):
-            err = _first_error(errs[4 * n : 4 * n + 4])
+            err = errs[4 * n] or errs[4 * n + 1] or errs[4 * n + 2] or errs[4 * n + 3]
             if err:
                 self._undo(slot)
                 results[i] = QosResult(slot.spec.key, err, "kernel refused a class or filter")
@@ -275,12 +279,16 @@ class HtbBackend:
         return [results[i] for i in range(len(specs))]
 
     def _allocate(self, spec: ShapeSpec) -> _Slot | None:
-        dev = self._device(spec.iface)
-        shard = _shard(spec.ip)
+        dev = self._devices.get(spec.iface) or self._device(spec.iface)
+        ip = int(spec.ip)
+        shard = ip & 0xFF
         minor = dev.minors[shard].take()
         if minor is None:
             return None
-        pool = dev.nodes.setdefault((shard, (int(spec.ip) >> 8) & 0xFF), IdPool(1, MAX_NODE))
+        where = (shard, (ip >> 8) & 0xFF)
+        pool = dev.nodes.get(where)
+        if pool is None:
+            pool = dev.nodes[where] = IdPool(1, MAX_NODE)
         node = pool.take()
         if node is None:
             dev.minors[shard].give(minor)
@@ -291,16 +299,20 @@ class HtbBackend:
         slot.dev.minors[slot.shard].give(slot.minor)
         slot.dev.nodes[(slot.shard, slot.bucket)].give(slot.node)
 
-    def _add_requests(self, slot: _Slot) -> Iterator[w.Request]:
-        s, create, ip = slot.spec, w.create_flags(), int(slot.spec.ip)
-        for index, rate, off in (
-            (slot.dev.ifindex, s.rate_down, OFF_DST),
-            (slot.dev.ifb_index, s.rate_up, OFF_SRC),
-        ):
-            msg = w.htb_class_msg(index, slot.classid, slot.parent, w.HtbRate(rate, s.overhead, s.mpu))
-            yield w.Request(w.RTM_NEWTCLASS, create, msg)
-            msg = w.u32_ip_filter_msg(index, slot.parent, 10, slot.fhandle, ip, off, slot.classid)
-            yield w.Request(w.RTM_NEWTFILTER, create, msg)
+    def _add_requests(self, slot: _Slot) -> list[w.Request]:
+        """Down class, down filter, up class, up filter (in this order: see ``apply_many``)."""
+        s, dev = slot.spec, slot.dev
+        ip = int(s.ip)
+        major = SHARD_MAJORS[slot.shard] << 16
+        classid = major | slot.minor
+        fhandle = (HT << 20) | (((ip >> 8) & 0xFF) << 12) | slot.node
+        cls, fil, req = w.htb_class_msg_raw, w.u32_ip_filter_msg_fast, w.Request
+        return [
+            req(NEWTCLASS, CREATE, cls(dev.ifindex, classid, major, s.rate_down, s.overhead, s.mpu)),
+            req(NEWTFILTER, CREATE, fil(dev.ifindex, major, INFO10, fhandle, ip, OFF_DST, classid)),
+            req(NEWTCLASS, CREATE, cls(dev.ifb_index, classid, major, s.rate_up, s.overhead, s.mpu)),
+            req(NEWTFILTER, CREATE, fil(dev.ifb_index, major, INFO10, fhandle, ip, OFF_SRC, classid)),
+        ]
 
     def _del_requests(self, slot: _Slot) -> Iterator[w.Request]:
         flags = w.change_flags()

@@ -21,6 +21,8 @@ import socket
 import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import NamedTuple
 
 from pyroute2.netlink.rtnl.tcmsg.common import calc_xmittime
 
@@ -68,6 +70,7 @@ _NLMSG = struct.Struct("=IHHII")
 _TCMSG = struct.Struct("=BxxxiIII")
 _NLA = struct.Struct("=HH")
 _RATESPEC = struct.Struct("=BBHhHI")
+_NLMSG_ERR = struct.Struct("=IHHIIi")  # a netlink header and the errno of an NLMSG_ERROR
 
 
 def tc_handle(major: int, minor: int) -> int:
@@ -116,6 +119,20 @@ class HtbRate:
 
 def htb_class_options(rate: HtbRate, *, prio: int = 0) -> bytes:
     """``TCA_OPTIONS`` of an HTB class with rate == ceil (a hard per-subscriber limit)."""
+    return _htb_class_tail(rate.bps, rate.overhead, rate.mpu, prio)[_KIND_HTB_LEN:]
+
+
+_KIND_HTB_LEN = 8  # nla(TCA_KIND, b"htb\0")
+
+
+@lru_cache(maxsize=4096)
+def _htb_class_tail(bps: int, overhead: int, mpu: int, prio: int) -> bytes:
+    """``TCA_KIND`` "htb" + ``TCA_OPTIONS`` of a class; a handful of distinct rates in practice,
+    so each is encoded (with pyroute2's ``calc_xmittime``) once."""
+    return _kind("htb") + _htb_class_options(HtbRate(bps, overhead, mpu), prio)
+
+
+def _htb_class_options(rate: HtbRate, prio: int) -> bytes:
     byte_rate = rate.bps // 8
     burst = byte_rate / 1000 + HTB_MTU  # as tc does: rate / HZ + mtu
     buffer = calc_xmittime(byte_rate, burst)
@@ -131,7 +148,12 @@ def htb_class_options(rate: HtbRate, *, prio: int = 0) -> bytes:
 
 def htb_class_msg(ifindex: int, classid: int, parent: int, rate: HtbRate) -> bytes:
     """Body of RTM_NEWTCLASS: with :func:`create_flags` adds, with :func:`change_flags` changes in place."""
-    return _tcmsg(ifindex, classid, parent, 0) + _kind("htb") + htb_class_options(rate)
+    return _TCMSG.pack(0, ifindex, classid, parent, 0) + _htb_class_tail(rate.bps, rate.overhead, rate.mpu, 0)
+
+
+def htb_class_msg_raw(ifindex: int, classid: int, parent: int, bps: int, overhead: int, mpu: int) -> bytes:
+    """:func:`htb_class_msg` without an :class:`HtbRate` object (the per-session hot path)."""
+    return _TCMSG.pack(0, ifindex, classid, parent, 0) + _htb_class_tail(bps, overhead, mpu, 0)
 
 
 def htb_qdisc_msg(ifindex: int, handle: int, parent: int, default: int = 0) -> bytes:
@@ -201,6 +223,35 @@ def u32_ip_filter_msg(
     options += nla(TCA_U32_HASH, struct.pack("=I", bucket))
     options += nla(TCA_U32_SEL, _u32_sel([(ip, 0xFFFFFFFF, offset)], terminal=True))
     return _tcmsg(ifindex, handle, parent, _filter_info(prio)) + _kind("u32") + nla(TCA_OPTIONS, options)
+
+
+#: :func:`u32_ip_filter_msg` in one pack: tcmsg, TCA_KIND "u32", TCA_OPTIONS { CLASSID, HASH,
+#: SEL (terminal, one key) }; every length is a constant.
+_U32_IP = struct.Struct("=BxxxiIII HH4s HH HHI HHI HH BBBxHHhhI IIii")
+_U32_IP_OPTS = 4 + 8 + 8 + 4 + 16 + 16
+
+
+def u32_ip_filter_msg_fast(
+    ifindex: int, parent: int, info: int, handle: int, ip: int, offset: int, classid: int
+) -> bytes:
+    """:func:`u32_ip_filter_msg` with ``info`` from :func:`filter_info` (same bytes)."""
+    return _U32_IP.pack(
+        0, ifindex, handle, parent, info,
+        8, TCA_KIND, b"u32\0",
+        _U32_IP_OPTS, TCA_OPTIONS,
+        8, TCA_U32_CLASSID, classid,
+        8, TCA_U32_HASH, handle & 0xFFFFF000,
+        36, TCA_U32_SEL, TC_U32_TERMINAL, 0, 1, 0, 0, 0, 0, 0,
+        0xFFFFFFFF, _HTONL(ip & 0xFFFFFFFF), offset, 0,
+    )  # fmt: skip
+
+
+_HTONL = socket.htonl
+
+
+def filter_info(prio: int) -> int:
+    """``tcm_info`` of a filter: priority and protocol (IPv4)."""
+    return _filter_info(prio)
 
 
 def u32_all_msg(ifindex: int, parent: int, prio: int, handle: int, classid: int) -> bytes:
@@ -296,8 +347,7 @@ def _parse_u32_filter(body: bytes) -> tuple[int, list[tuple[int, int, int]]] | N
     return classid, keys
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(NamedTuple):
     """One netlink request of a batch."""
 
     msg_type: int
@@ -336,6 +386,8 @@ class NetlinkBatch:
         self._sock.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
         self._sock.bind((0, 0))
         self._seq = 1
+        self._buf = bytearray(1 << 20)
+        self._view = memoryview(self._buf)
 
     def close(self) -> None:
         self._sock.close()
@@ -375,22 +427,33 @@ class NetlinkBatch:
 
     def _run_chunk(self, chunk: Sequence[Request]) -> list[int]:
         first = self._seq
-        self._seq += len(chunk)
+        count = len(chunk)
+        self._seq += count
         if self._seq > 0x7FFFFFFF:
             self._seq = 1
-        wire = b"".join(nlmsg(r.msg_type, r.flags, first + i, r.body) for i, r in enumerate(chunk))
-        self._sock.sendall(wire)
-        errors: dict[int, int] = {}
-        while len(errors) < len(chunk):
-            data = self._sock.recv(1 << 20)
-            view = memoryview(data)
+        pack, hsize = _NLMSG.pack, _NLMSG.size
+        parts: list[bytes] = []
+        add = parts.append
+        seq = first
+        for msg_type, flags, body in chunk:
+            add(pack(hsize + len(body), msg_type, flags, seq, 0))
+            add(body)
+            seq += 1
+        self._sock.sendall(b"".join(parts))
+        errors: list[int | None] = [None] * count
+        missing = count
+        buf, view, recv_into = self._buf, self._view, self._sock.recv_into
+        unpack_ack = _NLMSG_ERR.unpack_from
+        while missing:
+            size = recv_into(buf)
             pos = 0
-            while pos + _NLMSG.size <= len(view):
-                length, msg_type, _flags, seq, _pid = _NLMSG.unpack_from(view, pos)
-                if length < _NLMSG.size:
+            while pos + _NLMSG_ERR.size <= size:
+                length, msg_type, _flags, seq, _pid, err = unpack_ack(view, pos)
+                if length < hsize:
                     break
-                if msg_type == NLMSG_ERROR and first <= seq < first + len(chunk):
-                    (err,) = struct.unpack_from("=i", view, pos + _NLMSG.size)
-                    errors[seq - first] = -err
+                n = seq - first
+                if msg_type == NLMSG_ERROR and 0 <= n < count and errors[n] is None:
+                    errors[n] = -err
+                    missing -= 1
                 pos += (length + 3) & ~3
-        return [errors[i] for i in range(len(chunk))]
+        return errors  # type: ignore[return-value]  # every entry was set above
