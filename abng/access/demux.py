@@ -47,7 +47,7 @@ _TPIDS = {"802.1ad": TPID_8021AD, "802.1q": TPID_8021Q}
 
 def logical_name(trunk: str, vids: Sequence[int]) -> str:
     """`{trunk}.{outer}.{stag}.{ctag}` (D5), fewer parts for fewer tags."""
-    return ".".join([trunk, *(str(v) for v in vids)])
+    return ".".join([trunk, *map(str, vids)])
 
 
 def kernel_ifname(logical: str) -> str:
@@ -148,7 +148,7 @@ class AccessInterface:
 
     @property
     def vids(self) -> tuple[int, ...]:
-        return tuple(t.vid for t in self.tags)
+        return tuple([t.vid for t in self.tags])
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,7 +235,7 @@ class Demux:
         if not tags:
             return self.trunk_interface if self.untagged else self._drop("untagged")
         if vids is None:
-            vids = tuple(t.vid for t in tags)
+            vids = tuple([t.vid for t in tags])
         entry = self._ifaces.get(vids)
         if entry is not None:
             entry.last_seen = now
@@ -269,13 +269,14 @@ class Demux:
         return len(seen) >= profile.require_packets
 
     def _create(self, profile: Profile, tags: tuple[VlanTag, ...], now: float) -> AccessInterface:
-        clean = tuple(VlanTag(t.tpid, t.vid) for t in tags)  # PCP/DEI are per frame, not identity
-        name = logical_name(self.trunk, [t.vid for t in clean])
+        clean = tuple([VlanTag(t.tpid, t.vid) for t in tags])  # PCP/DEI are per frame, not identity
+        vids = tuple([t.vid for t in clean])  # == iface.vids
+        name = logical_name(self.trunk, vids)
         iface = AccessInterface(
             name, kernel_ifname(name), self.trunk, clean, profile.services, profile.name, now
         )
-        self._ifaces[iface.vids] = _Entry(iface, now, 1)
-        self._by_name[name] = iface.vids
+        self._ifaces[vids] = _Entry(iface, now, 1)
+        self._by_name[name] = vids
         self._per_profile[profile.name] += 1
         self._created.append(iface)
         self.counters["created"] += 1

@@ -60,6 +60,7 @@ T = TypeVar("T")
 #: ``access_data`` key: directions ("down", "up") whose rate is ``qos.default_*`` (not the session's own),
 #: and OVERHEAD when the overhead profile is ``qos.default_overhead_profile``
 DEFAULTS_KEY = "qos_defaults"
+_PPPOE = SessionType.PPPOE  # module-level: an enum class attribute lookup is slow on 3.11
 OVERHEAD = "overhead"
 #: the access layer's TUN device (abng/access/service.py TUN_NAME): the userspace shaping device
 DEFAULT_DEVICE = "abng0"
@@ -373,19 +374,23 @@ class PolicyService:
         the session has none of its own."""
         q = self.daemon.applied.qos
         enabled = bool(q.enabled)
-        defaults: dict[str, Any] = dict(zip(("down", "up"), self.defaults(), strict=True))
-        defaults[OVERHEAD] = q.default_overhead_profile if enabled else None
-        marked = list(s.access_data.get(DEFAULTS_KEY, ()))
+        default_down, default_up = self.defaults()
+        default_overhead = q.default_overhead_profile if enabled else None
+        old = list(s.access_data.get(DEFAULTS_KEY, ()))
+        marked = old.copy()
         fields: dict[str, Any] = {}
-        for d, attr in (("down", "rate_down"), ("up", "rate_up"), (OVERHEAD, "overhead_profile")):
-            value = getattr(s, attr)
-            if d in marked and explicit and value is not None and value != defaults[d]:
+        for d, attr, value, default in (
+            ("down", "rate_down", s.rate_down, default_down),
+            ("up", "rate_up", s.rate_up, default_up),
+            (OVERHEAD, "overhead_profile", s.overhead_profile, default_overhead),
+        ):
+            if d in marked and explicit and value is not None and value != default:
                 marked.remove(d)  # changed by CoA / REST / CLI: its own value from now on
-            elif d not in marked and value is None and enabled and defaults[d] is not None:
+            elif d not in marked and value is None and enabled and default is not None:
                 marked.append(d)
-            if d in marked and value != defaults[d]:
-                fields[attr] = defaults[d]
-        if marked != list(s.access_data.get(DEFAULTS_KEY, ())):
+            if d in marked and value != default:
+                fields[attr] = default
+        if marked != old:
             fields["access_data"] = {**s.access_data, DEFAULTS_KEY: marked}
         if fields:
             self.mgr.update(s.id, **fields)
@@ -400,7 +405,7 @@ class PolicyService:
         if not s.ip_address or self.dp is None:
             return None
         mtu = None
-        if s.type is SessionType.PPPOE and self.dp.backend == "userspace":  # the link's, else pppoe.mtu
+        if s.type is _PPPOE and self.dp.backend == "userspace":  # the link's, else pppoe.mtu
             mtu = int(s.access_data.get("mtu") or self.daemon.applied.pppoe.mtu)
         return Want(s.id, s.ip_address, self.device_of(s), self.shape(s), s.cgnat_bypass, mtu)
 
@@ -506,12 +511,13 @@ class PolicyHook(BaseSessionHook):
         self.svc = svc
 
     async def session_up(self, session: Session) -> None:
-        self.svc.reflect_defaults(session)
-        want = self.svc.want(session)
-        if want is None or self.svc.worker is None:
+        svc = self.svc
+        svc.reflect_defaults(session)
+        want = svc.want(session)
+        if want is None or svc.worker is None:
             return
-        self.svc.applied[session.id] = want
-        self.svc._record(session, await self.svc.submit(Up(want)))
+        svc.applied[session.id] = want
+        svc._record(session, await svc.submit(Up(want)))
 
     async def rate_changed(self, session: Session, source: str) -> None:
         self.svc.reflect_defaults(session, explicit=True)
