@@ -90,7 +90,8 @@ class ChainAuthenticator:
         self.chain = chain
 
     async def authenticate(self, req: AuthRequest) -> AuthResult:
-        result = AuthResult.reject("no AAA method configured")
+        if not self.chain:
+            return AuthResult.reject("no AAA method configured")
         for _name, auth in self.chain:
             result = await auth.authenticate(req)
             if result.accepted:

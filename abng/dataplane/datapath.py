@@ -62,6 +62,9 @@ class Kind(enum.StrEnum):
     PPPOE = "pppoe"
 
 
+_PPPOE = Kind.PPPOE  # module-level: an enum class attribute lookup is slow on CPython 3.11
+
+
 @dataclass(frozen=True, slots=True)
 class SubscriberPath:
     """How to reach one subscriber address on the trunk."""
@@ -206,13 +209,14 @@ class Datapath:
     # -- table -----------------------------------------------------------------------------
     def add_subscriber(self, ip: str | int, path: SubscriberPath) -> None:
         """Install or replace the path for `ip` (counters survive a replace)."""
-        key = _addr(ip)
+        key = _addr_text(ip) if ip.__class__ is str else _addr(ip)
         old = self._paths.get(key)
-        if old is not None and old.kind is Kind.PPPOE:
+        if old is not None and old.kind is _PPPOE:
             self._sessions.pop((old.mac, old.vids, old.session_id), None)
         self._paths[key] = path
-        self._counters.setdefault(key, TrafficCounters())
-        if path.kind is Kind.PPPOE:
+        if key not in self._counters:
+            self._counters[key] = TrafficCounters()
+        if path.kind is _PPPOE:
             self._sessions[(path.mac, path.vids, path.session_id)] = key
 
     def remove_subscriber(self, ip: str | int) -> TrafficCounters | None:
