@@ -46,6 +46,8 @@ SETTABLE = frozenset(
         "idle_timeout", "lease_time", "interim_interval", "access_data", "radius_attributes",
     }
 )  # fmt: skip
+#: settable fields the session index is keyed on (SessionIndex.keys)
+_INDEXED = SETTABLE & {"ip_address", "username", "access_interface", "ppp_interface"}
 
 
 class SessionError(Exception):
@@ -368,6 +370,10 @@ class SessionManager:
         ip = fields.get("ip_address")
         if ip and (owner := self.table.ip_owner(ip)) not in (None, s.id):
             raise SessionError(f"address {ip} is in use by session {owner}")
+        if _INDEXED.isdisjoint(fields):  # no index key changes (access_data, rates...)
+            for key, value in fields.items():
+                setattr(s, key, value)
+            return
         before = (s.ip_address, s.username, s.access_interface, s.ppp_interface)
         for key, value in fields.items():
             setattr(s, key, value)
