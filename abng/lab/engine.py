@@ -32,6 +32,7 @@ from abng.access.frames import (
     VLAN_TPIDS,
     DecodeError,
     build_ipv4_udp,
+    internet_checksum,
     parse_frame,
     parse_ipv4,
     parse_udp,
@@ -49,6 +50,42 @@ log = logging.getLogger(__name__)
 
 _TAG = struct.Struct("!HH")
 _DISC, _SESS, _IP = (struct.pack("!H", t) for t in (ETH_P_PPPOE_DISC, ETH_P_PPPOE_SESS, ETH_P_IP))
+
+
+def _dhcp_reply(buf: bytes, o: int, n: int) -> bytes | None:
+    """The UDP payload of ``buf[o:n]`` when it is a plain IPv4/UDP datagram to port 68 that
+    parse_ipv4 + parse_udp(verify_checksum=False) accept (no IP options, header checksum right,
+    not a fragment, lengths consistent); None for anything else, left to those parsers."""
+    if n - o < 28 or buf[o] != 0x45 or buf[o + 9] != 17 or buf[o + 22] != 0 or buf[o + 23] != 68:
+        return None
+    total = buf[o + 2] << 8 | buf[o + 3]
+    if total < 28 or total > n - o or buf[o + 6] & 0x3F or buf[o + 7]:
+        return None
+    length = buf[o + 24] << 8 | buf[o + 25]
+    if length < 8 or length > total - 20 or internet_checksum(buf[o : o + 20]) != 0:
+        return None
+    return buf[o + 28 : o + 20 + length]
+
+
+_PSEUDO_UDP = struct.Struct("!IIBBHHHHH")  # UDP pseudo-header + UDP header (checksum 0)
+_IPV4_UDP = struct.Struct("!BBHHHBBHIIHHHH")  # IPv4 header (no options) + UDP header
+
+
+def _dhcp_request(src_ip: int, dst_ip: int, payload: bytes) -> bytes:
+    """``build_ipv4_udp(src_ip, dst_ip, 68, 67, payload)``, byte for byte, in fewer steps."""
+    length = 8 + len(payload)
+    if length > 0xFFFF - 20:
+        return build_ipv4_udp(src_ip, dst_ip, 68, 67, payload)  # (raises its ValueError)
+    udp_sum = internet_checksum(_PSEUDO_UDP.pack(src_ip, dst_ip, 0, 17, length, 68, 67, length, 0) + payload)
+    total = 20 + length
+    # RFC 1071 over the header's ten words (checksum word 0): 0x4510, total, ident 0, frag 0,
+    # ttl 64 | proto 17, the addresses' halves; never zero, so ~(sum mod 0xFFFF) as internet_checksum.
+    words = 0x4510 + total + 0x4011 + (src_ip >> 16) + (src_ip & 0xFFFF) + (dst_ip >> 16) + (dst_ip & 0xFFFF)
+    ip_sum = ~(words % 0xFFFF or 0xFFFF) & 0xFFFF
+    head = _IPV4_UDP.pack(
+        0x45, 0x10, total, 0, 0, 64, 17, ip_sum, src_ip, dst_ip, 68, 67, length, udp_sum or 0xFFFF
+    )
+    return head + payload
 
 
 def _no_time() -> float:
@@ -306,13 +343,17 @@ class Engine:
                 elif etype == ETH_P_PPPOE_DISC:
                     m.receive_discovery(buf[o:], frame[6:12], now)
             elif etype == ETH_P_IP:
-                ip = parse_ipv4(buf[o:])
-                if ip.protocol == 17:
-                    udp = parse_udp(ip, verify_checksum=False)
-                    if udp.dst_port == 68:
-                        m.receive(parse_message(udp.payload), frame[6:12], now)
+                dhcp = _dhcp_reply(buf, o, n)  # the usual OFFER/ACK: no Ipv4Packet/UdpDatagram
+                if dhcp is not None:
+                    m.receive(parse_message(dhcp), frame[6:12], now)
                 else:
-                    self._ip_in(sub, buf[o:])
+                    ip = parse_ipv4(buf[o:])
+                    if ip.protocol == 17:
+                        udp = parse_udp(ip, verify_checksum=False)
+                        if udp.dst_port == 68:
+                            m.receive(parse_message(udp.payload), frame[6:12], now)
+                    else:
+                        self._ip_in(sub, buf[o:])
         except (DecodeError, PPPoEDecodeError):
             self.frame_errors += 1
             return
@@ -347,8 +388,7 @@ class Engine:
                     send(dst + (sess if etype == ETH_P_PPPOE_SESS else disc) + payload)
         elif isinstance(m, DhcpClient):
             for o in m.take_output():
-                packet = build_ipv4_udp(o.src_ip, o.dst_ip, 68, 67, o.payload)
-                sub.io.send(o.dst_mac + sub.head_ip + packet)
+                sub.io.send(o.dst_mac + sub.head_ip + _dhcp_request(o.src_ip, o.dst_ip, o.payload))
 
     # --- events ----------------------------------------------------------------------------------
     def _after(self, sub: Subscriber, now: float) -> None:

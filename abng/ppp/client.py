@@ -185,10 +185,16 @@ class PPPClient:
     def next_deadline(self) -> float | None:
         if self.finished:
             return None
-        best = self.lcp.next_deadline()
-        for t in (self.ipcp.deadline, self._pap_deadline):
-            if t is not None and (best is None or t < best):
-                best = t
+        lcp = self.lcp
+        best, t = lcp.deadline, lcp.echo_deadline  # = lcp.next_deadline(), inline
+        if t is not None and (best is None or t < best):
+            best = t
+        t = self.ipcp.deadline
+        if t is not None and (best is None or t < best):
+            best = t
+        t = self._pap_deadline
+        if t is not None and (best is None or t < best):
+            best = t
         return best
 
     def take_output(self) -> list[bytes]:
