@@ -26,6 +26,7 @@ from abng.dataplane.policy_worker import Outcome, PolicyWorker, Shape, Up, Want
 from abng.dataplane.worker_process import WorkerProcess
 
 TUN = "wtun0"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def wants(n: int) -> list[Want]:
@@ -44,6 +45,7 @@ def proc_cpu(pid: int) -> tuple[float, float]:
 
 
 def inner(args: argparse.Namespace) -> None:
+    os.chdir(REPO)  # the worker child runs ``python -m``: its cwd comes first on sys.path
     items = wants(args.n)
     batches = [[Up(w) for w in items[i : i + args.batch]] for i in range(0, len(items), args.batch)]
     worker: PolicyWorker | WorkerProcess

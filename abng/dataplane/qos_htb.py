@@ -64,7 +64,8 @@ class IdPool:
     """Integers ``lo..hi``: the lowest never-used one first, then released ones."""
 
     def __init__(self, lo: int, hi: int) -> None:
-        self._next, self._hi, self._free = lo, hi, list[int]()
+        self._next, self._hi = lo, hi
+        self._free: list[int] = []
 
     def take(self) -> int | None:
         if self._free:
