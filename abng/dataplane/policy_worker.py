@@ -221,7 +221,7 @@ class PolicyWorker:
             self._apply(b, other, routes=False)
 
     def _add_routes(self, b: _Batch, items: list[tuple[int, Want]]) -> None:
-        reqs: list[w.Request] = []
+        reqs: list[w.RawRequest] = []
         sent: list[int] = []
         indexes = {d: self.ifindex(d) for d in {want.device for _, want in items}}
         for n, want in items:
@@ -318,7 +318,7 @@ def ipv4_packed(ip: str) -> bytes:
         return ipaddress.IPv4Address(ip).packed  # raises the same error as before, or accepts
 
 
-def route_request(ip: str, ifindex: int, mtu: int | None) -> w.Request:
+def route_request(ip: str, ifindex: int, mtu: int | None) -> w.RawRequest:
     """``ip/32 dev <ifindex> proto 188 scope link [mtu M]`` as a replace (idempotent)."""
     body = _ROUTE.pack(
         socket.AF_INET, 32, 0, 0, MAIN_TABLE, RTPROT_ABNG, SCOPE_LINK, RTN_UNICAST, 0,
@@ -326,7 +326,7 @@ def route_request(ip: str, ifindex: int, mtu: int | None) -> w.Request:
     )  # fmt: skip
     if mtu is not None:
         body += _ROUTE_MTU.pack(12, RTA_METRICS, 8, RTAX_MTU, mtu)
-    return w.Request(RTM_NEWROUTE, _ROUTE_FLAGS, body)
+    return (RTM_NEWROUTE, _ROUTE_FLAGS, body)
 
 
 def _spec(want: Want) -> ShapeSpec:

@@ -265,7 +265,7 @@ class HtbBackend:
                 if not r.ok:
                     idx = next(i for i, s in enumerate(specs) if s.key == r.key)
                     results[idx] = r
-        reqs: list[w.Request] = []
+        reqs: list[w.RawRequest] = []
         for _, slot in todo:
             reqs += self._add_requests(slot)
         errs = self._nl.run(reqs) if reqs else []
@@ -300,19 +300,19 @@ class HtbBackend:
         slot.dev.minors[slot.shard].give(slot.minor)
         slot.dev.nodes[(slot.shard, slot.bucket)].give(slot.node)
 
-    def _add_requests(self, slot: _Slot) -> list[w.Request]:
+    def _add_requests(self, slot: _Slot) -> list[w.RawRequest]:
         """Down class, down filter, up class, up filter (in this order: see ``apply_many``)."""
         s, dev = slot.spec, slot.dev
         ip = int(s.ip)
         major = SHARD_MAJORS[slot.shard] << 16
         classid = major | slot.minor
         fhandle = (HT << 20) | (((ip >> 8) & 0xFF) << 12) | slot.node
-        cls, fil, req = w.htb_class_msg_raw, w.u32_ip_filter_msg_fast, w.Request
+        cls, fil = w.htb_class_msg_raw, w.u32_ip_filter_msg_fast
         return [
-            req(NEWTCLASS, CREATE, cls(dev.ifindex, classid, major, s.rate_down, s.overhead, s.mpu)),
-            req(NEWTFILTER, CREATE, fil(dev.ifindex, major, INFO10, fhandle, ip, OFF_DST, classid)),
-            req(NEWTCLASS, CREATE, cls(dev.ifb_index, classid, major, s.rate_up, s.overhead, s.mpu)),
-            req(NEWTFILTER, CREATE, fil(dev.ifb_index, major, INFO10, fhandle, ip, OFF_SRC, classid)),
+            (NEWTCLASS, CREATE, cls(dev.ifindex, classid, major, s.rate_down, s.overhead, s.mpu)),
+            (NEWTFILTER, CREATE, fil(dev.ifindex, major, INFO10, fhandle, ip, OFF_DST, classid)),
+            (NEWTCLASS, CREATE, cls(dev.ifb_index, classid, major, s.rate_up, s.overhead, s.mpu)),
+            (NEWTFILTER, CREATE, fil(dev.ifb_index, major, INFO10, fhandle, ip, OFF_SRC, classid)),
         ]
 
     def _del_requests(self, slot: _Slot) -> Iterator[w.Request]:

@@ -355,6 +355,10 @@ class Request(NamedTuple):
     body: bytes
 
 
+#: what :meth:`NetlinkBatch.run` takes: a :class:`Request` or a plain ``(type, flags, body)``
+RawRequest = tuple[int, int, bytes]
+
+
 def create_flags() -> int:
     return NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
 
@@ -418,14 +422,14 @@ class NetlinkBatch:
                     continue
                 out.append((kind, payload))
 
-    def run(self, requests: Sequence[Request]) -> list[int]:
+    def run(self, requests: Sequence[RawRequest]) -> list[int]:
         """Send every request; return one errno per request (0 = success), in order."""
         result: list[int] = []
         for start in range(0, len(requests), self.CHUNK):
             result.extend(self._run_chunk(requests[start : start + self.CHUNK]))
         return result
 
-    def _run_chunk(self, chunk: Sequence[Request]) -> list[int]:
+    def _run_chunk(self, chunk: Sequence[RawRequest]) -> list[int]:
         first = self._seq
         count = len(chunk)
         self._seq += count

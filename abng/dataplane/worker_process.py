@@ -71,9 +71,20 @@ def want_tuple(want: Want) -> WantTuple:
     return (want.key, want.ip, want.device, shape, want.bypass, want.mtu)
 
 
+#: decoded shapes (frozen, so shared): a handful of distinct rate plans in practice
+_SHAPES: dict[tuple[int, int, int, int], Shape] = {}
+
+
 def want_of(t: WantTuple) -> Want:
     key, ip, device, shape, bypass, mtu = t
-    return Want(key, ip, device, None if shape is None else Shape(*shape), bypass, mtu)
+    if shape is None:
+        return Want(key, ip, device, None, bypass, mtu)
+    s = _SHAPES.get(shape)
+    if s is None:
+        if len(_SHAPES) >= 4096:
+            _SHAPES.clear()
+        s = _SHAPES[shape] = Shape(*shape)
+    return Want(key, ip, device, s, bypass, mtu)
 
 
 def outcome_tuples(outs: Iterable[Outcome]) -> list[OutcomeTuple]:
