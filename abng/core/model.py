@@ -135,8 +135,8 @@ class Session:
         """JSON-RPC ``show.subscribers`` item (reference §2.3, D8, D10)."""
         return {
             "id": self.id,
-            "type": self.type.value,
-            "state": self.state.value,
+            "type": str(self.type),  # StrEnum: str() is the value, cheaper than .value on 3.11
+            "state": str(self.state),
             "username": self.username,
             "mac_address": self.mac_address,
             "ip_address": self.ip_address,
