@@ -265,8 +265,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+#: cyclic GC thresholds: abngd allocates a few dozen short-lived containers per frame, so the
+#: default young generation (700 allocations) was collected several times per session set up,
+#: each time walking the young objects; 20,000 keeps that rare (a few MB of young objects at most)
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    gc.set_threshold(*GC_THRESHOLDS)
     setup_logging(args.log_level)
     paths = Paths(args.config_dir, args.run_dir, args.state_dir)
     return asyncio.run(run(paths))
