@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from abng.dataplane.policy_worker import Outcome, PolicyWorker, Shape, Up, Want
+from abng.dataplane.policy_worker import Down, Outcome, PolicyWorker, Shape, Up, Want
 from abng.dataplane.worker_process import WorkerProcess
 
 TUN = "wtun0"
@@ -48,6 +48,7 @@ def inner(args: argparse.Namespace) -> None:
     os.chdir(REPO)  # the worker child runs ``python -m``: its cwd comes first on sys.path
     items = wants(args.n)
     batches = [[Up(w) for w in items[i : i + args.batch]] for i in range(0, len(items), args.batch)]
+    downs = [[Down(w) for w in items[i : i + args.batch]] for i in range(0, len(items), args.batch)]
     worker: PolicyWorker | WorkerProcess
     if args.mode == "inproc":
         worker = PolicyWorker("htb", has_vrf=False)
@@ -61,6 +62,10 @@ def inner(args: argparse.Namespace) -> None:
             prof.disable()
         t1 = os.times()
         user, sys_ = t1.user - t0.user, t1.system - t0.system
+        installed = len(worker.installed())
+        outs += [o for b in downs for o in worker.run(b)]
+        t2 = os.times()
+        down_user, down_sys = t2.user - t1.user, t2.system - t1.system
     else:
         worker = WorkerProcess("htb", has_vrf=False, log_level="warning")
         worker.run([Up(Want(0, "100.127.255.254", TUN, Shape(1_000_000, 1_000_000)))])
@@ -68,14 +73,21 @@ def inner(args: argparse.Namespace) -> None:
         outs = [o for b in batches for o in worker.run(b)]
         u1, s1 = proc_cpu(worker.pid)
         user, sys_ = u1 - u0, s1 - s0
+        installed = len(worker.installed())
+        u1, s1 = proc_cpu(worker.pid)
+        outs += [o for b in downs for o in worker.run(b)]
+        u2, s2 = proc_cpu(worker.pid)
+        down_user, down_sys = u2 - u1, s2 - s1
         prof = None
     bad = sum(1 for o in outs if not o.ok)
-    installed = len(worker.installed())
+    left = len(worker.installed())
     worker.shutdown()
     worker.close()
     print(
         f"mode={args.mode} n={args.n} batch={args.batch} failed={bad} classes={installed} "
-        f"user={user * 1e6 / args.n:.0f}us/intent system={sys_ * 1e6 / args.n:.0f}us/intent"
+        f"user={user * 1e6 / args.n:.0f}us/intent system={sys_ * 1e6 / args.n:.0f}us/intent | "
+        f"Down: user={down_user * 1e6 / args.n:.0f}us/intent system={down_sys * 1e6 / args.n:.0f}us/intent "
+        f"classes left={left}"
     )
     if prof:
         pstats.Stats(prof).sort_stats("tottime").print_stats(30)

@@ -28,7 +28,7 @@ from pyroute2 import IPRoute
 from abng.dataplane import qos_wire as w
 from abng.dataplane.cgnat import CgnatConfig, CgnatManager
 from abng.dataplane.qos import BackendName, InstalledShape, QosManager, ShapeSpec
-from abng.dataplane.routes import MAIN_TABLE, RTPROT_ABNG, RouteManager
+from abng.dataplane.routes import MAIN_TABLE, RTPROT_ABNG, RouteManager, packed_v4
 
 log = logging.getLogger(__name__)
 
@@ -309,20 +309,11 @@ _ROUTE_MTU = struct.Struct("=HH HHI")  # RTA_METRICS { RTAX_MTU }
 _ROUTE_FLAGS = w.NLM_F_REQUEST | w.NLM_F_ACK | w.NLM_F_CREATE | NLM_F_REPLACE
 
 
-def ipv4_packed(ip: str) -> bytes:
-    """The 4 bytes of a dotted-quad address; as strict as ``ipaddress`` (no leading zeros, no
-    short forms), and a ``ValueError`` for anything else, as ``ipaddress`` raises."""
-    try:
-        return socket.inet_pton(socket.AF_INET, ip)
-    except (OSError, TypeError):
-        return ipaddress.IPv4Address(ip).packed  # raises the same error as before, or accepts
-
-
 def route_request(ip: str, ifindex: int, mtu: int | None) -> w.RawRequest:
     """``ip/32 dev <ifindex> proto 188 scope link [mtu M]`` as a replace (idempotent)."""
     body = _ROUTE.pack(
         socket.AF_INET, 32, 0, 0, MAIN_TABLE, RTPROT_ABNG, SCOPE_LINK, RTN_UNICAST, 0,
-        8, RTA_DST, ipv4_packed(ip), 8, RTA_TABLE, MAIN_TABLE, 8, RTA_OIF, ifindex,
+        8, RTA_DST, packed_v4(ip), 8, RTA_TABLE, MAIN_TABLE, 8, RTA_OIF, ifindex,
     )  # fmt: skip
     if mtu is not None:
         body += _ROUTE_MTU.pack(12, RTA_METRICS, 8, RTAX_MTU, mtu)

@@ -24,7 +24,7 @@ per shard; a /10 pool spreads evenly.  Down and up classes of a session share on
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from pyroute2 import IPRoute
@@ -56,7 +56,9 @@ MAX_MINOR = 0xFFFE
 MAX_NODE = 0xFFF
 UNLIMITED = w.HtbRate(400_000_000_000)
 CREATE = w.create_flags()
+CHANGE = w.change_flags()
 NEWTCLASS, NEWTFILTER = w.RTM_NEWTCLASS, w.RTM_NEWTFILTER
+DELTCLASS, DELTFILTER = w.RTM_DELTCLASS, w.RTM_DELTFILTER
 INFO10 = w.filter_info(10)
 
 
@@ -315,16 +317,22 @@ class HtbBackend:
             (NEWTFILTER, CREATE, fil(dev.ifb_index, major, INFO10, fhandle, ip, OFF_SRC, classid)),
         ]
 
-    def _del_requests(self, slot: _Slot) -> Iterator[w.Request]:
-        flags = w.change_flags()
-        for index in (slot.dev.ifindex, slot.dev.ifb_index):
-            yield w.Request(
-                w.RTM_DELTFILTER, flags, w.u32_filter_del_msg(index, slot.parent, 10, slot.fhandle)
-            )
-            yield w.Request(w.RTM_DELTCLASS, flags, w.htb_class_del_msg(index, slot.classid, slot.parent))
+    def _del_requests(self, slot: _Slot) -> list[w.RawRequest]:
+        """Down filter, down class, up filter, up class."""
+        dev = slot.dev
+        major = SHARD_MAJORS[slot.shard] << 16
+        classid = major | slot.minor
+        fhandle = (HT << 20) | (((int(slot.spec.ip) >> 8) & 0xFF) << 12) | slot.node
+        fdel, cdel = w.u32_filter_del_msg_fast, w.htb_class_del_msg
+        return [
+            (DELTFILTER, CHANGE, fdel(dev.ifindex, major, INFO10, fhandle)),
+            (DELTCLASS, CHANGE, cdel(dev.ifindex, classid, major)),
+            (DELTFILTER, CHANGE, fdel(dev.ifb_index, major, INFO10, fhandle)),
+            (DELTCLASS, CHANGE, cdel(dev.ifb_index, classid, major)),
+        ]
 
     def _undo(self, slot: _Slot) -> None:
-        self._nl.run(list(self._del_requests(slot)))
+        self._nl.run(self._del_requests(slot))
         self._release(slot)
 
     def change_many(self, changes: Sequence[tuple[int | str, int, int]]) -> list[QosResult]:
@@ -354,7 +362,10 @@ class HtbBackend:
     def remove_many(self, keys: Sequence[int | str]) -> list[QosResult]:
         slots = [self._slots.pop(k, None) for k in keys]
         present = [s for s in slots if s is not None]
-        errs = self._nl.run([r for s in present for r in self._del_requests(s)])
+        reqs: list[w.RawRequest] = []
+        for slot in present:
+            reqs += self._del_requests(slot)
+        errs = self._nl.run(reqs) if reqs else []
         by_key: dict[int | str, int] = {}
         for n, slot in enumerate(present):
             by_key[slot.spec.key] = _first_error(errs[4 * n : 4 * n + 4], ignore=(ENOENT,))

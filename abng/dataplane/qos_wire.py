@@ -272,6 +272,14 @@ def u32_filter_del_msg(ifindex: int, parent: int, prio: int, handle: int) -> byt
     return _tcmsg(ifindex, handle, parent, _filter_info(prio)) + _kind("u32")
 
 
+_KIND_U32 = _kind("u32")
+
+
+def u32_filter_del_msg_fast(ifindex: int, parent: int, info: int, handle: int) -> bytes:
+    """:func:`u32_filter_del_msg` with ``info`` from :func:`filter_info` (same bytes)."""
+    return _TCMSG.pack(0, ifindex, handle, parent, info) + _KIND_U32
+
+
 def iter_attrs(buf: bytes | memoryview, offset: int = 0) -> Iterator[tuple[int, memoryview]]:
     """Netlink attributes from ``offset`` to the end: ``(type without flags, payload)``."""
     view = memoryview(buf)

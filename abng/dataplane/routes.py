@@ -130,8 +130,23 @@ class RouteManager:
         return removed
 
 
+_RTMSG_DST_TABLE = struct.Struct("=BBBBBBBBI HH4s HHI")
+
+
+def packed_v4(ip: str | ipaddress.IPv4Address) -> bytes:
+    """The 4 bytes of an address: ``inet_pton`` for text (as strict as ``ipaddress``: dotted
+    quads only, no leading zeros), ``ipaddress`` for anything else and for its errors."""
+    if isinstance(ip, str):
+        try:
+            return socket.inet_pton(socket.AF_INET, ip)
+        except OSError:
+            pass  # ipaddress raises its own ValueError below
+    return ipaddress.IPv4Address(ip).packed
+
+
 def _rtmsg(ip: str | ipaddress.IPv4Address, table: int, proto: int, scope: int, rtype: int) -> bytes:
     """``struct rtmsg`` for ``ip/32`` plus RTA_DST and RTA_TABLE."""
-    head = struct.pack("=BBBBBBBBI", socket.AF_INET, 32, 0, 0, min(table, 255), proto, scope, rtype, 0)
-    dst = w.nla(RTA_DST, ipaddress.IPv4Address(ip).packed)
-    return head + dst + w.nla(RTA_TABLE, struct.pack("=I", table))
+    return _RTMSG_DST_TABLE.pack(
+        socket.AF_INET, 32, 0, 0, min(table, 255), proto, scope, rtype, 0,
+        8, RTA_DST, packed_v4(ip), 8, RTA_TABLE, table,
+    )  # fmt: skip

@@ -122,3 +122,31 @@ def test_batch_maps_acks_to_requests() -> None:
         assert len(errs) == 450 and all(e == 19 for e in errs)  # ENODEV each
     finally:
         nl.close()
+
+
+def test_fast_address_parsing_is_as_strict_as_ipaddress() -> None:
+    from abng.dataplane.qos import ShapeSpec
+    from abng.dataplane.routes import packed_v4
+
+    rng = random.Random(3)
+    cases = ["100.64.3.7", "0.0.0.0", "255.255.255.255", "01.2.3.4", "1.2.3", "1.2.3.4.5", "1.2.3.256",
+             " 1.2.3.4", "1.2.3.4 ", "1.2.3.4\n", "0x1.2.3.4", "1..3.4", "", "١.2.3.4", "1.2.3.-4",
+             "+1.2.3.4", "1.2.3.0004", "1.2.3.4/32", "::1"]  # fmt: skip
+    cases += [
+        ".".join(str(rng.randrange(0, 300)) for _ in range(rng.choice((3, 4, 4, 5)))) for _ in range(300)
+    ]
+    for text in cases:
+        try:
+            want: bytes | None = ipaddress.IPv4Address(text).packed
+        except ValueError:
+            want = None
+        if want is None:
+            for parse in (packed_v4, lambda t: ShapeSpec.build(1, "d", t, 10**6, 10**6).ip):
+                try:
+                    parse(text)
+                except ValueError:
+                    continue
+                raise AssertionError(f"{text!r} accepted")
+        else:
+            assert packed_v4(text) == want
+            assert ShapeSpec.build(1, "d", text, 10**6, 10**6).ip == ipaddress.IPv4Address(text)
