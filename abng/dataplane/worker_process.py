@@ -3,7 +3,8 @@
 :class:`PolicyWorker` encodes a netlink message per class, filter and route (~160 us of Python
 per session) and re-takes the GIL after each netlink syscall; run in a thread of abngd, it made
 the event loop wait for the GIL.  :class:`WorkerProcess` starts ``python -m
-abng.dataplane.worker_process`` (``subprocess``, not a fork of the multi-threaded abngd) with one
+abng.dataplane.worker_process`` (``subprocess``, not a fork of the multi-threaded abngd; ``-P``: the
+package comes from ``PYTHONPATH``, never from the current directory) with one
 end of a socketpair, and offers the same synchronous methods as the worker.  Each call sends one
 pickled ``(method, args)`` and blocks in ``recv`` (GIL released) until the child answers
 ``(True, result)`` or ``(False, (exception, traceback text))``; the exception is raised again
@@ -138,7 +139,7 @@ class WorkerProcess:
     ) -> None:
         level = log_level or logging.getLevelName(logging.getLogger().getEffectiveLevel()).lower()
         ours, theirs = socket.socketpair()
-        argv = [sys.executable, "-m", __name__, "--fd", str(theirs.fileno()), "--backend", backend,
+        argv = [sys.executable, "-P", "-m", __name__, "--fd", str(theirs.fileno()), "--backend", backend,
                 "--log-level", level, "--parent", str(os.getpid())]  # fmt: skip
         if has_vrf:
             argv.append("--has-vrf")
