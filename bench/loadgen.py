@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -184,6 +185,7 @@ def main() -> int:
     args = p.parse_args()
     if args.pppoe + args.dhcp <= 0:
         p.error("nothing to do: give --pppoe N and/or --dhcp N")
+    gc.set_threshold(20_000, 20, 20)  # as abngd (abng/core/daemon.py GC_THRESHOLDS)
     report = asyncio.run(run(args))
     if args.json:
         print(json.dumps(report, indent=2))
