@@ -9,6 +9,7 @@ the verdict is pending they are ignored, afterwards the same verdict is re-sent 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable
@@ -31,6 +32,16 @@ from abng.ppp.codec import (
     encode_ppp,
 )
 from abng.ppp.events import AuthRequest
+
+#: ``pppoe.auth_protocols`` names -> PPP protocol numbers ("chap" = "chap-md5")
+AUTH_PROTOCOLS = {"pap": PROTO_PAP, "chap": PROTO_CHAP, "chap-md5": PROTO_CHAP}
+
+
+@functools.lru_cache(maxsize=64)
+def auth_protocol_numbers(names: tuple[str, ...]) -> tuple[int, ...]:
+    """PPP protocol numbers of ``names``, in order, without duplicates."""
+    return tuple(dict.fromkeys(AUTH_PROTOCOLS[a] for a in names))
+
 
 CHALLENGE_LEN = 16
 

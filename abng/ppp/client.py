@@ -7,11 +7,10 @@ a deadline out.  Pair it with :class:`abng.access.pppoe.client.DiscoveryClient` 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from abng.ppp.auth import chap_md5
+from abng.ppp.auth import auth_protocol_numbers, chap_md5
 from abng.ppp.codec import (
     CHAP_CHALLENGE,
     CHAP_SUCCESS,
@@ -34,7 +33,7 @@ from abng.ppp.codec import (
     split_protocol,
 )
 from abng.ppp.events import IPv4Packet, LinkFinished, SessionDown
-from abng.ppp.fsm import Action, FsmConfig, Negotiator, State
+from abng.ppp.fsm import Action, Negotiator, State, fsm_config
 from abng.ppp.ipcp import IpcpClientPolicy, ip_str
 from abng.ppp.lcp import Lcp, LcpPolicy
 
@@ -72,20 +71,7 @@ _S_INITIAL, _S_STARTING, _S_CLOSING, _S_STOPPING, _S_OPENED = (
     State.OPENED,
 )
 
-_AUTH = {"pap": PROTO_PAP, "chap": PROTO_CHAP, "chap-md5": PROTO_CHAP}
 _TERM_REQ = int(Code.TERM_REQ)
-
-
-@functools.lru_cache(maxsize=64)
-def _fsm_config(
-    restart_interval: float, max_configure: int, max_terminate: int, max_failure: int
-) -> FsmConfig:
-    return FsmConfig(restart_interval, max_configure, max_terminate, max_failure)
-
-
-@functools.lru_cache(maxsize=64)
-def _auth_accept(auth_protocols: tuple[str, ...]) -> tuple[int, ...]:
-    return tuple(dict.fromkeys(_AUTH[a] for a in auth_protocols))
 
 
 class PPPClient:
@@ -94,11 +80,11 @@ class PPPClient:
         self.counters: dict[str, int] = {}
         self._out: list[bytes] = []
         self._events: list[ClientEvent] = []
-        fsm = _fsm_config(
+        fsm = fsm_config(
             config.restart_interval, config.max_configure, config.max_terminate, config.max_failure
         )
         self.fsm = fsm
-        accept = _auth_accept(config.auth_protocols)
+        accept = auth_protocol_numbers(config.auth_protocols)
         self.lcp_policy = LcpPolicy(
             rng, config.mru, 65535, auth_accept=accept, max_failure=config.max_failure
         )

@@ -19,6 +19,7 @@ tlf) are appended to ``signals`` for the owner to act on.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -184,6 +185,14 @@ class FsmConfig:
     max_configure: int = 10
     max_terminate: int = 2
     max_failure: int = 5
+
+
+@functools.lru_cache(maxsize=64)
+def fsm_config(
+    restart_interval: float, max_configure: int, max_terminate: int, max_failure: int
+) -> FsmConfig:
+    """One shared :class:`FsmConfig` per distinct setting (built once, not per session)."""
+    return FsmConfig(restart_interval, max_configure, max_terminate, max_failure)
 
 
 class OptionPolicy(Protocol):

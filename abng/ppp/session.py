@@ -11,12 +11,11 @@ Protocols other than LCP/PAP/CHAP/IPCP/IPv4 (IPv6CP included) get an LCP Protoco
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from abng.ppp.auth import Authenticator, ChapServer, PapServer
+from abng.ppp.auth import AUTH_PROTOCOLS, Authenticator, ChapServer, PapServer, auth_protocol_numbers
 from abng.ppp.codec import (
     PROTO_CHAP,
     PROTO_IPCP,
@@ -37,7 +36,7 @@ from abng.ppp.events import (
     SessionDown,
     SessionUp,
 )
-from abng.ppp.fsm import Action, FsmConfig, Negotiator, State
+from abng.ppp.fsm import Action, FsmConfig, Negotiator, State, fsm_config
 from abng.ppp.ipcp import IpcpServerPolicy, ip_str
 from abng.ppp.lcp import Lcp, LcpPolicy
 
@@ -51,8 +50,6 @@ _S_INITIAL, _S_STARTING, _S_CLOSING, _S_STOPPING, _S_OPENED = (
     State.STOPPING,
     State.OPENED,
 )
-
-AUTH_PROTOCOLS = {"pap": PROTO_PAP, "chap": PROTO_CHAP, "chap-md5": PROTO_CHAP}
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,20 +84,7 @@ class PPPConfig:
 
     @property
     def fsm(self) -> FsmConfig:
-        return _fsm_config(self.restart_interval, self.max_configure, self.max_terminate, self.max_failure)
-
-
-@functools.lru_cache(maxsize=64)
-def _fsm_config(
-    restart_interval: float, max_configure: int, max_terminate: int, max_failure: int
-) -> FsmConfig:
-    return FsmConfig(restart_interval, max_configure, max_terminate, max_failure)
-
-
-@functools.lru_cache(maxsize=64)
-def _auth_offer(auth_protocols: tuple[str, ...]) -> tuple[int, ...]:
-    """PPP protocol numbers to offer, in order, without duplicates ("chap" = "chap-md5")."""
-    return tuple(dict.fromkeys(AUTH_PROTOCOLS[a] for a in auth_protocols))
+        return fsm_config(self.restart_interval, self.max_configure, self.max_terminate, self.max_failure)
 
 
 class PPPSession:
@@ -112,7 +96,7 @@ class PPPSession:
         self._out: list[bytes] = []
         self._events: list[Event] = []
         self.lcp_policy = LcpPolicy(
-            rng, config.mru, config.mtu, auth_offer=_auth_offer(config.auth_protocols)
+            rng, config.mru, config.mtu, auth_offer=auth_protocol_numbers(config.auth_protocols)
         )
         self.lcp = Lcp(
             self.lcp_policy,
