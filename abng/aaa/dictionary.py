@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import enum
 import functools
-import ipaddress
-import socket
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from abng.core import ipv4
 
 Value = str | int | bytes
 
@@ -179,17 +179,8 @@ _U64 = struct.Struct("!Q")
 
 
 def ipv4_packed(value: Value) -> bytes:
-    """The 4 octets of an IPv4 address: exactly what ``ipaddress.IPv4Address(value).packed`` gives
-    and accepts.  A canonical dotted quad (what ``inet_ntoa`` prints back, which is the only form
-    of string ``ipaddress`` accepts) is converted without building an address object."""
-    if isinstance(value, str):
-        try:
-            packed = socket.inet_aton(value)
-        except (OSError, ValueError):  # not an address, or a NUL in the string
-            packed = b""
-        if packed and socket.inet_ntoa(packed) == value:
-            return packed
-    return ipaddress.IPv4Address(value).packed
+    """The 4 octets of an IPv4 address, as ``ipaddress.IPv4Address(value).packed`` (abng.core.ipv4)."""
+    return ipv4.packed(value)
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -7,7 +7,6 @@ returns the complete reply frame (same VLAN tag stack) or ``None``.
 
 from __future__ import annotations
 
-import ipaddress
 import struct
 from collections.abc import Callable, Container
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from abng.access.frames import (
     build_frame,
     parse_frame,
 )
+from abng.core import ipv4
 
 ARP_REQUEST = 1
 ARP_REPLY = 2
@@ -105,11 +105,5 @@ def answer_arp(
     return build_frame(dst, our_mac, eth.tags, ETH_P_ARP, build_arp(reply))
 
 
-def ip_to_int(text: str) -> int:
-    return int(ipaddress.IPv4Address(text))
-
-
-def int_to_ip(value: int) -> str:
-    if type(value) is int and 0 <= value <= 0xFFFFFFFF:
-        return f"{value >> 24}.{value >> 16 & 255}.{value >> 8 & 255}.{value & 255}"
-    return str(ipaddress.IPv4Address(value))  # its errors for anything else
+ip_to_int = ipv4.to_int
+int_to_ip = ipv4.to_text

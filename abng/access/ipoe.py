@@ -25,7 +25,6 @@ from abng.aaa.types import AuthRequest, AuthResult
 from abng.access.arp import int_to_ip
 from abng.access.demux import AccessInterface
 from abng.access.dhcp.config import DhcpServerConfig, ip
-from abng.access.dhcp.eager import start_eagerly
 from abng.access.dhcp.events import (
     AuthorizeRequest,
     Declined,
@@ -38,6 +37,7 @@ from abng.access.dhcp.events import (
 )
 from abng.access.dhcp.server import DhcpServer
 from abng.access.frames import ETH_P_IP, EthernetFrame, VlanTag, parse_mac
+from abng.core.eager import start_eagerly
 from abng.core.model import Session, SessionType, TerminateReason
 from abng.core.sessions import SessionError
 from abng.dataplane.datapath import Kind, SubscriberPath

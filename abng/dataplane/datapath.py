@@ -28,7 +28,6 @@ from __future__ import annotations
 import enum
 import functools
 import ipaddress
-import socket
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -48,6 +47,7 @@ from abng.access.frames import (
     build_frame,
     parse_frame,
 )
+from abng.core import ipv4
 
 PPP_IPV4 = 0x0021
 PPPOE_VER_TYPE = 0x11
@@ -179,20 +179,10 @@ def _addr(ip: str | int | ipaddress.IPv4Address) -> int:
     return int(ipaddress.IPv4Address(ip))
 
 
-_inet_pton = socket.inet_pton
-_AF_INET = socket.AF_INET
-_from_bytes = int.from_bytes
-
-
 @functools.lru_cache(maxsize=1 << 16)
 def _addr_text(ip: str) -> int:
-    """Subscriber addresses come back again and again (counters, paths): parsed once.
-    inet_pton takes exactly the strict dotted quads ipaddress takes (no leading zeros, no
-    short forms); anything else goes to ipaddress, which raises its usual error."""
-    try:
-        return _from_bytes(_inet_pton(_AF_INET, ip), "big")
-    except (OSError, ValueError):
-        return int(ipaddress.IPv4Address(ip))
+    """Subscriber addresses come back again and again (counters, paths): parsed once."""
+    return ipv4.to_int(ip)
 
 
 class Datapath:

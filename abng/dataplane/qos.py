@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from abng.config.rates import parse_rate
+from abng.core import ipv4
 
 Direction = Literal["down", "up"]
 BackendName = Literal["htb", "cake"]
@@ -60,14 +60,8 @@ class ShapeSpec:
 
 
 def _v4(ip: str | ipaddress.IPv4Address) -> ipaddress.IPv4Address:
-    """``IPv4Address(ip)`` (as strict: ``inet_pton`` takes dotted quads only, no leading zeros),
-    without ``ipaddress``'s per-octet string parsing on the common path."""
-    if isinstance(ip, str):
-        try:
-            return ipaddress.IPv4Address(int.from_bytes(socket.inet_pton(socket.AF_INET, ip), "big"))
-        except OSError:
-            pass  # ipaddress raises its own error below (or accepts what inet_pton would not)
-    return ipaddress.IPv4Address(ip)
+    """``IPv4Address(ip)`` without ``ipaddress``'s per-octet string parsing (abng.core.ipv4)."""
+    return ipaddress.IPv4Address(ipv4.to_int(ip)) if isinstance(ip, str) else ipaddress.IPv4Address(ip)
 
 
 @dataclass(frozen=True, slots=True)

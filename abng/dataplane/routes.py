@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pyroute2 import IPRoute
 
+from abng.core import ipv4
 from abng.dataplane import qos_wire as w
 
 RTPROT_ABNG = 188
@@ -134,14 +135,8 @@ _RTMSG_DST_TABLE = struct.Struct("=BBBBBBBBI HH4s HHI")
 
 
 def packed_v4(ip: str | ipaddress.IPv4Address) -> bytes:
-    """The 4 bytes of an address: ``inet_pton`` for text (as strict as ``ipaddress``: dotted
-    quads only, no leading zeros), ``ipaddress`` for anything else and for its errors."""
-    if isinstance(ip, str):
-        try:
-            return socket.inet_pton(socket.AF_INET, ip)
-        except OSError:
-            pass  # ipaddress raises its own ValueError below
-    return ipaddress.IPv4Address(ip).packed
+    """The 4 bytes of an address (abng.core.ipv4: as strict as ``ipaddress``, same errors)."""
+    return ipv4.packed(ip)
 
 
 def _rtmsg(ip: str | ipaddress.IPv4Address, table: int, proto: int, scope: int, rtype: int) -> bytes:

@@ -14,6 +14,7 @@ import ipaddress
 import socket
 from collections.abc import Sequence
 
+from abng.core import ipv4
 from abng.ppp.codec import (
     IPCP_ADDRESS,
     IPCP_DNS1,
@@ -29,18 +30,8 @@ _ACK, _NAK, _REJ = Code.CONF_ACK, Code.CONF_NAK, Code.CONF_REJ  # verdicts (enum
 
 @functools.lru_cache(maxsize=256)  # the gateway and DNS servers come back for every session
 def ip_bytes(address: str) -> bytes:
-    """The 4 octets of a dotted-quad address (ValueError as ``ipaddress`` raises it).
-
-    inet_pton is the fast path; its result counts only if it prints back as exactly the input
-    (canonical dotted quad), everything else goes through ``ipaddress`` and its rules."""
-    if type(address) is str:
-        try:
-            packed = socket.inet_pton(socket.AF_INET, address)
-        except (OSError, ValueError):  # ValueError: NUL or non-ASCII characters
-            packed = b""
-        if packed and socket.inet_ntop(socket.AF_INET, packed) == address:
-            return packed
-    return ipaddress.IPv4Address(address).packed
+    """The 4 octets of a dotted-quad address (ValueError as ``ipaddress`` raises it)."""
+    return ipv4.packed(address)
 
 
 def ip_str(packed: bytes) -> str:

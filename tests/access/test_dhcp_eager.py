@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from abng.access.dhcp.eager import start_eagerly
+from abng.core.eager import start_eagerly
 from abng.core.tasks import TaskSet
 
 

@@ -11,7 +11,15 @@ from __future__ import annotations
 
 import struct
 
-from abng.access.frames import ETH_P_IP, IPPROTO_UDP, DecodeError, EthernetFrame, VlanTag, parse_frame
+from abng.access.frames import (
+    ETH_P_IP,
+    IPPROTO_UDP,
+    DecodeError,
+    EthernetFrame,
+    VlanTag,
+    internet_checksum,
+    parse_frame,
+)
 
 _IP_HEADER = struct.Struct("!BBHHHBBHII")
 _UDP_HEADER = struct.Struct("!HHHH")
@@ -21,16 +29,7 @@ _ETHERTYPE_IP = struct.pack("!H", ETH_P_IP)
 _from_bytes = int.from_bytes
 
 
-def checksum(data: bytes) -> int:
-    """RFC 1071 checksum (the complement of the one's-complement sum), as
-    :func:`abng.access.frames.internet_checksum` computes it."""
-    if len(data) & 1:
-        data += b"\x00"
-    x = _from_bytes(data, "big")
-    r = x % 0xFFFF
-    if r:
-        return 0xFFFF - r
-    return 0 if x else 0xFFFF  # a non-zero sum that is a multiple of 0xFFFF folds to 0xFFFF
+checksum = internet_checksum  # RFC 1071 (abng.access.frames)
 
 
 def ipv4_udp(src_ip: int, dst_ip: int, sport: int, dport: int, payload: bytes, ttl: int = 64) -> bytes:

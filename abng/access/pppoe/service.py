@@ -30,7 +30,6 @@ from abng.aaa.aio_client import RadiusTimeout
 from abng.aaa.types import AuthRequest, AuthResult
 from abng.access.arp import int_to_ip, ip_to_int
 from abng.access.demux import AccessInterface
-from abng.access.dhcp.eager import start_eagerly
 from abng.access.frames import (
     ETH_P_PPPOE_DISC,
     ETH_P_PPPOE_SESS,
@@ -44,6 +43,7 @@ from abng.access.frames import (
 from abng.access.ipoe import activate_fields, tags_from_json, tags_to_json
 from abng.access.pppoe.codec import Code, PPPoEPacket, decode_session, session_frame
 from abng.access.pppoe.discovery import MAX_SESSION_ID, DiscoveryConfig, DiscoveryServer, NewSession
+from abng.core.eager import start_eagerly
 from abng.core.model import Session, SessionState, SessionType, TerminateReason
 from abng.core.sessions import SessionError
 from abng.dataplane.datapath import Kind, SubscriberPath, ToTun

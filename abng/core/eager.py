@@ -1,6 +1,6 @@
 """Start a coroutine at once, and pay for a task only if it has to wait.
 
-Local AAA answers a DHCP authorisation without ever suspending; spawning a task for it costs more
+Local AAA answers a DHCP or PPP authentication without ever suspending; a task for it costs more
 than the answer.  :func:`start_eagerly` runs the coroutine up to its first suspension right
 away (what Python 3.12's eager task factory does): when it finishes there, no task exists; when
 it suspends (a RADIUS round trip), a task of the caller's task set carries it on from that point.
