@@ -9,19 +9,27 @@ and counted. Frames are sent as given (tags inline).
 The asyncio side is a thin adapter: `start(on_frame)` registers the socket with
 `loop.add_reader`, and each wake-up reads up to `batch` frames and hands each to
 `on_frame(frame, ifindex)`. A handler that raises is counted and logged; the reader carries on.
+
+Frames sent while a batch is being handled are queued and go out together when the batch is
+done (in order, before the reader sleeps again). On a veth or a real NIC this changes nothing
+but timing (at most one batch of handling); what it saves is the wake-up of the receiver per
+frame: back-to-back sends find a peer on the same host still awake, where sends spread over a
+batch woke it (an inter-processor interrupt in a VM) for each frame. Sends outside a batch
+(timers, the TUN side, the API) go out at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import logging
 import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from abng.access import bpf
+from abng.access import bpf, rxring
 from abng.access.frames import DecodeError
 
 log = logging.getLogger(__name__)
@@ -42,6 +50,7 @@ _CMSG_SPACE = socket.CMSG_SPACE(_AUXDATA.size)
 MAX_FRAME = 65536 + 64
 DEFAULT_RCVBUF = 8 * 1024 * 1024
 SO_RCVBUFFORCE = 33
+SIOCGIFMTU = 0x8921
 
 FrameHandler = Callable[[bytes, int], None]
 
@@ -111,7 +120,10 @@ class PacketCounters:
 class PacketIO:
     """AF_PACKET socket on one interface; see the module docstring.
 
-    `spec=None` attaches no filter (every frame of the interface, used by tests)."""
+    `spec=None` attaches no filter (every frame of the interface, used by tests). With `ring`
+    (the default where abng.access.rxring is supported) frames are read from a TPACKET_V2 ring
+    of `rcvbuf` bytes instead of one `recvmsg` each; `ring=False` or a kernel that refuses the
+    ring means `recvmsg` (PACKET_AUXDATA for the outer tag)."""
 
     def __init__(
         self,
@@ -120,6 +132,7 @@ class PacketIO:
         *,
         rcvbuf: int = DEFAULT_RCVBUF,
         batch: int = 64,
+        ring: bool = True,
     ) -> None:
         self.ifname = ifname
         self.spec = spec
@@ -130,6 +143,9 @@ class PacketIO:
         self.mac = b""
         self._sock: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._deferred: list[bytes] | None = None  # frames sent during a batch (see the docstring)
+        self._want_ring = ring and rxring.supported()
+        self._ring: rxring.RxRing | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def open(self) -> None:
@@ -147,17 +163,39 @@ class PacketIO:
                 sock.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, self.rcvbuf)
             except PermissionError:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
+            if self._want_ring:
+                self._ring = self._open_ring(sock)
             sock.bind((self.ifname, ETH_P_ALL))
             sock.setblocking(False)
             self.ifindex = socket.if_nametoindex(self.ifname)
             self.mac = bytes(sock.getsockname()[4])
         except BaseException:
+            if self._ring is not None:
+                self._ring.close()
+                self._ring = None
             sock.close()
             raise
         self._sock = sock
 
+    def _open_ring(self, sock: socket.socket) -> rxring.RxRing | None:
+        try:
+            req = struct.pack("16sH14x", self.ifname.encode(), 0)
+            mtu = struct.unpack_from("16sH", fcntl.ioctl(sock.fileno(), SIOCGIFMTU, req))[1]
+            return rxring.RxRing(sock, rxring.slot_size(mtu), self.rcvbuf)
+        except OSError as exc:  # no such device is reported by bind() below, as without a ring
+            log.info("no receive ring on %s (%s): using recvmsg", self.ifname, exc)
+            return None
+
+    @property
+    def ring(self) -> bool:
+        """Whether frames are read from a TPACKET_V2 ring (else recvmsg)."""
+        return self._ring is not None
+
     def close(self) -> None:
         self.stop()
+        if self._ring is not None:
+            self._ring.close()
+            self._ring = None
         if self._sock is not None:
             self._sock.close()
             self._sock = None
@@ -181,6 +219,8 @@ class PacketIO:
     # -- receive ---------------------------------------------------------------------------
     def recv(self) -> bytes | None:
         """The next frame (tags inline), or None when nothing is waiting. Never blocks."""
+        if self._ring is not None:
+            return self._ring.next_frame(self.counters)
         recvmsg = self._socket.recvmsg
         counters = self.counters
         while True:
@@ -223,7 +263,17 @@ class PacketIO:
 
     # -- transmit --------------------------------------------------------------------------
     def send(self, frame: bytes) -> bool:
-        """Send one frame as is (tags inline). False (and counted) if the kernel refused it."""
+        """Send one frame as is (tags inline). False (and counted) if the kernel refused it.
+
+        During a batch (`_readable`) the frame is queued and True returned; a refusal when the
+        batch is flushed is counted in `counters.errors` as any other."""
+        deferred = self._deferred
+        if deferred is not None:
+            deferred.append(frame)
+            return True
+        return self._send_now(frame)
+
+    def _send_now(self, frame: bytes) -> bool:
         try:
             self._socket.send(frame)
         except OSError as exc:
@@ -248,9 +298,17 @@ class PacketIO:
         self._loop = None
 
     def _readable(self, on_frame: FrameHandler) -> None:
-        for frame in self.recv_batch():
-            try:
-                on_frame(frame, self.ifindex)
-            except Exception:
-                self.counters.handler_errors += 1
-                log.exception("frame handler failed on %s", self.ifname)
+        deferred: list[bytes] = []
+        self._deferred = deferred
+        try:
+            for frame in self.recv_batch():
+                try:
+                    on_frame(frame, self.ifindex)
+                except Exception:
+                    self.counters.handler_errors += 1
+                    log.exception("frame handler failed on %s", self.ifname)
+        finally:
+            self._deferred = None
+            if deferred and self._sock is not None:  # a handler may have closed the socket
+                for frame in deferred:
+                    self._send_now(frame)

@@ -1,4 +1,7 @@
-"""PacketIO on a real veth: auxdata re-insertion, outgoing frames, asyncio adapter, send."""
+"""PacketIO on a real veth: auxdata re-insertion, outgoing frames, asyncio adapter, send.
+
+Every netns test runs twice: frames read from the TPACKET_V2 ring (the default) and with
+`recvmsg` (ring=False, the fallback)."""
 
 from __future__ import annotations
 
@@ -20,7 +23,8 @@ from abng.access.packetio import (
     PacketIO,
     restore_frame,
 )
-from tests.helpers.netns import Link, in_netns, link_mac, linked_pair, raw_socket, requires_root
+from abng.access.rxring import supported as ring_supported
+from tests.helpers.netns import Link, in_netns, link_mac, linked_pair, ns_run, raw_socket, requires_root
 
 DST = bytes.fromhex("ffffffffffff")
 SRC = bytes.fromhex("020000000001")
@@ -47,16 +51,24 @@ def test_restore_frame_from_auxdata() -> None:
         restore_frame(frame[:10], [(SOL_PACKET, PACKET_AUXDATA, aux)])
 
 
+@pytest.fixture(params=[True, False], ids=["ring", "recvmsg"])
+def ring(request: pytest.FixtureRequest) -> bool:
+    if request.param and not ring_supported():
+        pytest.skip("no TPACKET ring on this architecture (rxring.supported)")
+    return bool(request.param)
+
+
 @pytest.fixture
 def link() -> Iterator[Link]:
     with linked_pair("cli", "bng") as lk:
         yield lk
 
 
-def _open(link: Link, spec: FilterSpec | None) -> PacketIO:
+def _open(link: Link, spec: FilterSpec | None, ring: bool) -> PacketIO:
     with in_netns(link.ns_b):
-        pio = PacketIO(link.b, spec)
+        pio = PacketIO(link.b, spec, ring=ring)
         pio.open()
+    assert pio.ring is ring
     return pio
 
 
@@ -66,8 +78,8 @@ def _wait(pio: PacketIO) -> None:
 
 @pytest.mark.netns
 @requires_root
-def test_qinq_arrives_with_both_tags_inline(link: Link) -> None:
-    pio = _open(link, FilterSpec.control_plane())
+def test_qinq_arrives_with_both_tags_inline(link: Link, ring: bool) -> None:
+    pio = _open(link, FilterSpec.control_plane(), ring)
     tx = raw_socket(link.ns_a, link.a)
     try:
         frame = padi((0x88A8, 200), (0x8100, 20))
@@ -83,11 +95,11 @@ def test_qinq_arrives_with_both_tags_inline(link: Link) -> None:
 
 @pytest.mark.netns
 @requires_root
-def test_outgoing_frames_are_not_delivered(link: Link) -> None:
+def test_outgoing_frames_are_not_delivered(link: Link, ring: bool) -> None:
     """PACKET_IGNORE_OUTGOING: another sender's frames never reach the socket (not even cloned)."""
-    pio = _open(link, None)
+    pio = _open(link, None, ring)
     with in_netns(link.ns_a):
-        rx = PacketIO(link.a)
+        rx = PacketIO(link.a, ring=ring)
         rx.open()
     other = raw_socket(link.ns_b, link.b)
     try:
@@ -107,12 +119,12 @@ def test_outgoing_frames_are_not_delivered(link: Link) -> None:
 
 @pytest.mark.netns
 @requires_root
-def test_own_outgoing_frames_are_ignored(link: Link) -> None:
-    pio = _open(link, None)  # no BPF: the userspace PACKET_OUTGOING check must do it
+def test_own_outgoing_frames_are_ignored(link: Link, ring: bool) -> None:
+    pio = _open(link, None, ring)  # no BPF: the userspace PACKET_OUTGOING check must do it
     assert pio._sock is not None  # kernels before 4.20 have no PACKET_IGNORE_OUTGOING: the fallback
     pio._sock.setsockopt(SOL_PACKET, PACKET_IGNORE_OUTGOING, 0)
     with in_netns(link.ns_a):
-        rx = PacketIO(link.a)
+        rx = PacketIO(link.a, ring=ring)
         rx.open()
     other = raw_socket(link.ns_b, link.b)  # another sender on the host, like the kernel's stack
     try:
@@ -133,8 +145,8 @@ def test_own_outgoing_frames_are_ignored(link: Link) -> None:
 
 @pytest.mark.netns
 @requires_root
-async def test_asyncio_adapter_batches_and_survives_handler_errors(link: Link) -> None:
-    pio = _open(link, FilterSpec.control_plane())
+async def test_asyncio_adapter_batches_and_survives_handler_errors(link: Link, ring: bool) -> None:
+    pio = _open(link, FilterSpec.control_plane(), ring)
     tx = raw_socket(link.ns_a, link.a)
     got: list[tuple[bytes, int]] = []
     done = asyncio.Event()
@@ -166,8 +178,8 @@ async def test_asyncio_adapter_batches_and_survives_handler_errors(link: Link) -
 
 @pytest.mark.netns
 @requires_root
-def test_filter_rejects_outgoing_frames_in_the_kernel(link: Link) -> None:
-    pio = _open(link, FilterSpec.control_plane())
+def test_filter_rejects_outgoing_frames_in_the_kernel(link: Link, ring: bool) -> None:
+    pio = _open(link, FilterSpec.control_plane(), ring)
     other = raw_socket(link.ns_b, link.b)
     tx = raw_socket(link.ns_a, link.a)
     try:
@@ -181,4 +193,70 @@ def test_filter_rejects_outgoing_frames_in_the_kernel(link: Link) -> None:
     finally:
         tx.close()
         other.close()
+        pio.close()
+
+
+@pytest.mark.netns
+@requires_root
+def test_frames_longer_than_a_ring_slot_are_dropped_and_counted(link: Link, ring: bool) -> None:
+    """Slots are sized from the MTU at open; a larger frame later arrives cut and is dropped."""
+    pio = _open(link, None, ring)
+    tx = raw_socket(link.ns_a, link.a)
+    try:
+        for ns, dev in ((link.ns_a, link.a), (link.ns_b, link.b)):
+            ns_run(ns, "ip", "link", "set", dev, "mtu", "9000")
+        small, big = padi((0x8100, 5)), padi((0x8100, 6)) + bytes(8000)
+        tx.send(big)
+        tx.send(small)
+        _wait(pio)
+        if ring:  # 2048-byte slots from MTU 1500: the 8 KB frame is cut and dropped
+            assert pio.recv() == small
+            assert pio.counters.truncated == 1
+        else:  # recvmsg reads up to 64 KiB
+            assert pio.recv() == big and pio.recv() == small
+            assert pio.counters.truncated == 0
+        assert pio.recv() is None
+    finally:
+        tx.close()
+        pio.close()
+
+
+@pytest.mark.netns
+@requires_root
+async def test_sends_during_a_batch_go_out_after_it_in_order(link: Link, ring: bool) -> None:
+    """A handler's sends are queued until the batch is handled; sends outside a batch go at once."""
+    pio = _open(link, None, ring)
+    with in_netns(link.ns_a):
+        peer = PacketIO(link.a, ring=ring)
+        peer.open()
+    tx_seen: list[int] = []
+    done = asyncio.Event()
+
+    def on_frame(frame: bytes, ifindex: int) -> None:
+        assert pio.send(frame[:12] + struct.pack("!HH", 0x8100, 500 + len(tx_seen)) + frame[16:])
+        tx_seen.append(pio.counters.tx)  # nothing has gone out yet inside the batch
+        if len(tx_seen) == 5:
+            done.set()
+
+    try:
+        assert pio.send(padi((0x8100, 400)))  # outside a batch: sent now
+        assert pio.counters.tx == 1
+        _wait(peer)
+        assert peer.recv() == padi((0x8100, 400))
+        pio.start(on_frame)
+        for vid in range(5):
+            assert peer.send(padi((0x8100, vid)))
+        await asyncio.wait_for(done.wait(), 5.0)
+        await asyncio.sleep(0.05)
+        assert pio.counters.tx == 6
+        assert all(t < 6 for t in tx_seen)
+        got = []
+        for _ in range(5):
+            _wait(peer)
+            frame = peer.recv()
+            assert frame is not None
+            got.append(struct.unpack_from("!H", frame, 14)[0] & 0xFFF)
+        assert got == [500, 501, 502, 503, 504]  # in the order they were sent
+    finally:
+        peer.close()
         pio.close()
