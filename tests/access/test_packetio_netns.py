@@ -14,6 +14,7 @@ import pytest
 
 from abng.access.bpf import FilterSpec
 from abng.access.packetio import (
+    FLUSH_EVERY,
     PACKET_AUXDATA,
     PACKET_IGNORE_OUTGOING,
     SOL_PACKET,
@@ -224,18 +225,20 @@ def test_frames_longer_than_a_ring_slot_are_dropped_and_counted(link: Link, ring
 @pytest.mark.netns
 @requires_root
 async def test_sends_during_a_batch_go_out_after_it_in_order(link: Link, ring: bool) -> None:
-    """A handler's sends are queued until the batch is handled; sends outside a batch go at once."""
+    """A handler's sends are queued (flushed every FLUSH_EVERY frames and at the end of the
+    batch), never sent from inside the handler; sends outside a batch go at once; order kept."""
     pio = _open(link, None, ring)
     with in_netns(link.ns_a):
         peer = PacketIO(link.a, ring=ring)
         peer.open()
+    n = FLUSH_EVERY + 4
     tx_seen: list[int] = []
     done = asyncio.Event()
 
     def on_frame(frame: bytes, ifindex: int) -> None:
         assert pio.send(frame[:12] + struct.pack("!HH", 0x8100, 500 + len(tx_seen)) + frame[16:])
-        tx_seen.append(pio.counters.tx)  # nothing has gone out yet inside the batch
-        if len(tx_seen) == 5:
+        tx_seen.append(pio.counters.tx)
+        if len(tx_seen) == n:
             done.set()
 
     try:
@@ -243,20 +246,24 @@ async def test_sends_during_a_batch_go_out_after_it_in_order(link: Link, ring: b
         assert pio.counters.tx == 1
         _wait(peer)
         assert peer.recv() == padi((0x8100, 400))
-        pio.start(on_frame)
-        for vid in range(5):
+        for vid in range(n):  # queued before the reader starts: one batch
             assert peer.send(padi((0x8100, vid)))
+        await asyncio.sleep(0.05)
+        pio.start(on_frame)
         await asyncio.wait_for(done.wait(), 5.0)
         await asyncio.sleep(0.05)
-        assert pio.counters.tx == 6
-        assert all(t < 6 for t in tx_seen)
+        assert pio.counters.tx == 1 + n
+        # the k-th handler call (0-based) saw at most its predecessors' replies sent, never its own
+        assert all(t <= 1 + k for k, t in enumerate(tx_seen)), tx_seen
+        assert tx_seen[FLUSH_EVERY] == 1 + FLUSH_EVERY  # the first FLUSH_EVERY replies went together
+        assert tx_seen[FLUSH_EVERY - 1] == 1
         got = []
-        for _ in range(5):
+        for _ in range(n):
             _wait(peer)
             frame = peer.recv()
             assert frame is not None
             got.append(struct.unpack_from("!H", frame, 14)[0] & 0xFFF)
-        assert got == [500, 501, 502, 503, 504]  # in the order they were sent
+        assert got == [500 + k for k in range(n)]  # in the order they were sent
     finally:
         peer.close()
         pio.close()
