@@ -26,7 +26,6 @@ from abng.dataplane.policy_worker import Down, Outcome, PolicyWorker, Shape, Up,
 from abng.dataplane.worker_process import WorkerProcess
 
 TUN = "wtun0"
-REPO = Path(__file__).resolve().parent.parent
 
 
 def wants(n: int) -> list[Want]:
@@ -45,7 +44,6 @@ def proc_cpu(pid: int) -> tuple[float, float]:
 
 
 def inner(args: argparse.Namespace) -> None:
-    os.chdir(REPO)  # the worker child runs ``python -m``: its cwd comes first on sys.path
     items = wants(args.n)
     batches = [[Up(w) for w in items[i : i + args.batch]] for i in range(0, len(items), args.batch)]
     downs = [[Down(w) for w in items[i : i + args.batch]] for i in range(0, len(items), args.batch)]

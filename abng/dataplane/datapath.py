@@ -176,7 +176,7 @@ def _is_dhcp_to_server(packet: bytes) -> bool:
 def _addr(ip: str | int | ipaddress.IPv4Address) -> int:
     if type(ip) is str:
         return _addr_text(ip)
-    return int(ipaddress.IPv4Address(ip))
+    return ipv4.to_int(ip)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -199,7 +199,7 @@ class Datapath:
     # -- table -----------------------------------------------------------------------------
     def add_subscriber(self, ip: str | int, path: SubscriberPath) -> None:
         """Install or replace the path for `ip` (counters survive a replace)."""
-        key = _addr_text(ip) if ip.__class__ is str else _addr(ip)
+        key = _addr(ip)
         old = self._paths.get(key)
         if old is not None and old.kind is _PPPOE:
             self._sessions.pop((old.mac, old.vids, old.session_id), None)

@@ -25,10 +25,11 @@ from typing import Any
 
 from pyroute2 import IPRoute
 
+from abng.core import ipv4
 from abng.dataplane import qos_wire as w
 from abng.dataplane.cgnat import CgnatConfig, CgnatManager
 from abng.dataplane.qos import BackendName, InstalledShape, QosManager, ShapeSpec
-from abng.dataplane.routes import MAIN_TABLE, RTPROT_ABNG, RouteManager, packed_v4
+from abng.dataplane.routes import MAIN_TABLE, RTPROT_ABNG, RouteManager
 
 log = logging.getLogger(__name__)
 
@@ -313,7 +314,7 @@ def route_request(ip: str, ifindex: int, mtu: int | None) -> w.RawRequest:
     """``ip/32 dev <ifindex> proto 188 scope link [mtu M]`` as a replace (idempotent)."""
     body = _ROUTE.pack(
         socket.AF_INET, 32, 0, 0, MAIN_TABLE, RTPROT_ABNG, SCOPE_LINK, RTN_UNICAST, 0,
-        8, RTA_DST, packed_v4(ip), 8, RTA_TABLE, MAIN_TABLE, 8, RTA_OIF, ifindex,
+        8, RTA_DST, ipv4.packed(ip), 8, RTA_TABLE, MAIN_TABLE, 8, RTA_OIF, ifindex,
     )  # fmt: skip
     if mtu is not None:
         body += _ROUTE_MTU.pack(12, RTA_METRICS, 8, RTAX_MTU, mtu)

@@ -148,7 +148,7 @@ def _htb_class_options(rate: HtbRate, prio: int) -> bytes:
 
 def htb_class_msg(ifindex: int, classid: int, parent: int, rate: HtbRate) -> bytes:
     """Body of RTM_NEWTCLASS: with :func:`create_flags` adds, with :func:`change_flags` changes in place."""
-    return _TCMSG.pack(0, ifindex, classid, parent, 0) + _htb_class_tail(rate.bps, rate.overhead, rate.mpu, 0)
+    return htb_class_msg_raw(ifindex, classid, parent, rate.bps, rate.overhead, rate.mpu)
 
 
 def htb_class_msg_raw(ifindex: int, classid: int, parent: int, bps: int, overhead: int, mpu: int) -> bytes:
@@ -186,7 +186,8 @@ def _u32_sel(keys: Sequence[tuple[int, int, int]], *, terminal: bool, hmask: int
     return head + body
 
 
-def _filter_info(prio: int) -> int:
+def filter_info(prio: int) -> int:
+    """``tcm_info`` of a filter: priority and protocol (IPv4)."""
     return ((prio & 0xFFFF) << 16) | socket.htons(ETH_P_IP)
 
 
@@ -194,7 +195,7 @@ def u32_hashtable_msg(ifindex: int, parent: int, prio: int, htid: int, divisor: 
     """``tc filter add ... prio P handle HT: u32 divisor N``."""
     options = nla(TCA_U32_DIVISOR, struct.pack("=I", divisor))
     return (
-        _tcmsg(ifindex, u32_handle(htid), parent, _filter_info(prio))
+        _tcmsg(ifindex, u32_handle(htid), parent, filter_info(prio))
         + _kind("u32")
         + nla(TCA_OPTIONS, options)
     )
@@ -211,7 +212,7 @@ def u32_hashlink_msg(
     options = nla(TCA_U32_HASH, struct.pack("=I", u32_handle(0x800)))
     options += nla(TCA_U32_LINK, struct.pack("=I", u32_handle(htid)))
     options += nla(TCA_U32_SEL, _u32_sel([(0, 0, offset)], terminal=False, hmask=hmask, hoff=offset))
-    return _tcmsg(ifindex, 0, parent, _filter_info(prio)) + _kind("u32") + nla(TCA_OPTIONS, options)
+    return _tcmsg(ifindex, 0, parent, filter_info(prio)) + _kind("u32") + nla(TCA_OPTIONS, options)
 
 
 def u32_ip_filter_msg(
@@ -222,7 +223,7 @@ def u32_ip_filter_msg(
     options = nla(TCA_U32_CLASSID, struct.pack("=I", classid))
     options += nla(TCA_U32_HASH, struct.pack("=I", bucket))
     options += nla(TCA_U32_SEL, _u32_sel([(ip, 0xFFFFFFFF, offset)], terminal=True))
-    return _tcmsg(ifindex, handle, parent, _filter_info(prio)) + _kind("u32") + nla(TCA_OPTIONS, options)
+    return _tcmsg(ifindex, handle, parent, filter_info(prio)) + _kind("u32") + nla(TCA_OPTIONS, options)
 
 
 #: :func:`u32_ip_filter_msg` in one pack: tcmsg, TCA_KIND "u32", TCA_OPTIONS { CLASSID, HASH,
@@ -249,18 +250,13 @@ def u32_ip_filter_msg_fast(
 _HTONL = socket.htonl
 
 
-def filter_info(prio: int) -> int:
-    """``tcm_info`` of a filter: priority and protocol (IPv4)."""
-    return _filter_info(prio)
-
-
 def u32_all_msg(ifindex: int, parent: int, prio: int, handle: int, classid: int) -> bytes:
     """A terminal match-all u32 filter (``match u32 0 0``) in bucket ``handle`` -> ``classid``."""
     bucket = handle & 0xFFFFF000
     options = nla(TCA_U32_CLASSID, struct.pack("=I", classid))
     options += nla(TCA_U32_HASH, struct.pack("=I", bucket))
     options += nla(TCA_U32_SEL, _u32_sel([(0, 0, 0)], terminal=True))
-    return _tcmsg(ifindex, handle, parent, _filter_info(prio)) + _kind("u32") + nla(TCA_OPTIONS, options)
+    return _tcmsg(ifindex, handle, parent, filter_info(prio)) + _kind("u32") + nla(TCA_OPTIONS, options)
 
 
 def tc_dump_msg(ifindex: int, parent: int = 0) -> bytes:
@@ -269,7 +265,7 @@ def tc_dump_msg(ifindex: int, parent: int = 0) -> bytes:
 
 
 def u32_filter_del_msg(ifindex: int, parent: int, prio: int, handle: int) -> bytes:
-    return _tcmsg(ifindex, handle, parent, _filter_info(prio)) + _kind("u32")
+    return _tcmsg(ifindex, handle, parent, filter_info(prio)) + _kind("u32")
 
 
 _KIND_U32 = _kind("u32")

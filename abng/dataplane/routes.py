@@ -134,14 +134,9 @@ class RouteManager:
 _RTMSG_DST_TABLE = struct.Struct("=BBBBBBBBI HH4s HHI")
 
 
-def packed_v4(ip: str | ipaddress.IPv4Address) -> bytes:
-    """The 4 bytes of an address (abng.core.ipv4: as strict as ``ipaddress``, same errors)."""
-    return ipv4.packed(ip)
-
-
 def _rtmsg(ip: str | ipaddress.IPv4Address, table: int, proto: int, scope: int, rtype: int) -> bytes:
     """``struct rtmsg`` for ``ip/32`` plus RTA_DST and RTA_TABLE."""
     return _RTMSG_DST_TABLE.pack(
         socket.AF_INET, 32, 0, 0, min(table, 255), proto, scope, rtype, 0,
-        8, RTA_DST, packed_v4(ip), 8, RTA_TABLE, table,
+        8, RTA_DST, ipv4.packed(ip), 8, RTA_TABLE, table,
     )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import random
 import struct
@@ -9,6 +10,7 @@ import struct
 from pyroute2.netlink.rtnl.tcmsg.common import calc_xmittime
 
 from abng.dataplane import qos_wire as w
+from tests.helpers.netns import requires_root
 
 IP = int(ipaddress.IPv4Address("100.64.3.7"))
 
@@ -106,27 +108,40 @@ def test_fast_encoders_equal_generic_ones() -> None:
         )
         fast = w.u32_ip_filter_msg_fast(ifindex, parent, w.filter_info(prio), handle, ip, off, classid)
         assert fast == w.u32_ip_filter_msg(ifindex, parent, prio, handle, ip, off, classid)
+        fast_del = w.u32_filter_del_msg_fast(ifindex, parent, w.filter_info(prio), handle)
+        assert fast_del == w.u32_filter_del_msg(ifindex, parent, prio, handle)
 
 
+@requires_root
 def test_batch_maps_acks_to_requests() -> None:
     """Errno per request, in order, from one NETLINK_ROUTE batch (no namespace needed: bad
-    requests only -- deleting a class of a device index that does not exist)."""
+    requests only).  Two failures with different errnos, mixed at random over more than one
+    chunk, so an ack matched to the wrong request shows: a class add on a device index that
+    does not exist (ENODEV) and one on ``lo`` under a qdisc handle it does not have (ENOENT)."""
+    rng = random.Random(11)
+    rate = w.HtbRate(1_000_000)
+    parent = w.tc_handle(0x7ABC, 0)
     nl = w.NetlinkBatch()
     try:
-        flags = w.change_flags()
-        reqs = [
-            w.Request(w.RTM_DELTCLASS, flags, w.htb_class_del_msg(0x7FFF0000 + i, 0x10001, 0x10000))
-            for i in range(450)
-        ]
-        errs = nl.run(reqs)
-        assert len(errs) == 450 and all(e == 19 for e in errs)  # ENODEV each
+        reqs: list[w.Request] = []
+        want: list[int] = []
+        for i in range(450):
+            if rng.random() < 0.5:  # no such device
+                ifindex, err = 0x7FFF0000 + i, errno.ENODEV
+            else:  # lo: a device, but no qdisc 7abc:
+                ifindex, err = 1, errno.ENOENT
+            body = w.htb_class_msg(ifindex, w.tc_handle(0x7ABC, 1 + i), parent, rate)
+            reqs.append(w.Request(w.RTM_NEWTCLASS, w.create_flags(), body))
+            want.append(err)
+        assert set(want) == {errno.ENODEV, errno.ENOENT}
+        assert nl.run(reqs) == want
     finally:
         nl.close()
 
 
 def test_fast_address_parsing_is_as_strict_as_ipaddress() -> None:
+    from abng.core import ipv4
     from abng.dataplane.qos import ShapeSpec
-    from abng.dataplane.routes import packed_v4
 
     rng = random.Random(3)
     cases = ["100.64.3.7", "0.0.0.0", "255.255.255.255", "01.2.3.4", "1.2.3", "1.2.3.4.5", "1.2.3.256",
@@ -141,12 +156,12 @@ def test_fast_address_parsing_is_as_strict_as_ipaddress() -> None:
         except ValueError:
             want = None
         if want is None:
-            for parse in (packed_v4, lambda t: ShapeSpec.build(1, "d", t, 10**6, 10**6).ip):
+            for parse in (ipv4.packed, lambda t: ShapeSpec.build(1, "d", t, 10**6, 10**6).ip):
                 try:
                     parse(text)
                 except ValueError:
                     continue
                 raise AssertionError(f"{text!r} accepted")
         else:
-            assert packed_v4(text) == want
+            assert ipv4.packed(text) == want
             assert ShapeSpec.build(1, "d", text, 10**6, 10**6).ip == ipaddress.IPv4Address(text)
