@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from abng.core.daemon import GC_THRESHOLDS
 from abng.lab.lab import Lab, LabOptions
 from abng.lab.subscribers import VLAN_MODES
 
@@ -185,7 +186,7 @@ def main() -> int:
     args = p.parse_args()
     if args.pppoe + args.dhcp <= 0:
         p.error("nothing to do: give --pppoe N and/or --dhcp N")
-    gc.set_threshold(20_000, 20, 20)  # as abngd (abng/core/daemon.py GC_THRESHOLDS)
+    gc.set_threshold(*GC_THRESHOLDS)  # as abngd
     report = asyncio.run(run(args))
     if args.json:
         print(json.dumps(report, indent=2))

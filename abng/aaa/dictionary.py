@@ -143,7 +143,7 @@ class Dictionary:
                 return value
             raise TypeError(f"{defn.name}: str or bytes expected")
         if t is AttrType.IPADDR:
-            return ipv4_packed(value)
+            return ipv4.packed(value)
         # INTEGER, DATE, INTEGER64
         if isinstance(value, str):
             value = defn.values[value] if value in defn.values else int(value)
@@ -176,11 +176,6 @@ class Dictionary:
 
 _U32 = struct.Struct("!I")
 _U64 = struct.Struct("!Q")
-
-
-def ipv4_packed(value: Value) -> bytes:
-    """The 4 octets of an IPv4 address, as ``ipaddress.IPv4Address(value).packed`` (abng.core.ipv4)."""
-    return ipv4.packed(value)
 
 
 PACKAGE_DIR = Path(__file__).resolve().parent

@@ -71,10 +71,7 @@ class LocalAuthenticator:
         self.config = config
         self._by_user = {s.username: s for s in config.subscribers if s.username}
         self._by_mac = {_norm_mac(s.mac): s for s in config.subscribers if s.mac}
-        for s in config.subscribers:  # validate once, at load (RateError / ValueError)
-            for r in (s.rate_down, s.rate_up):
-                if r is not None:
-                    parse_rate(r)
+        for s in config.subscribers:  # validate once, at load (rates: when _accepts is built)
             if s.pool is not None and s.pool not in config.pools:
                 raise ValueError(f"local subscriber {s.username or s.mac}: unknown pool {s.pool!r}")
         if config.default_pool is not None and config.default_pool not in config.pools:
@@ -86,7 +83,8 @@ class LocalAuthenticator:
                 raise ValueError(f"pool {name!r} needs network or start and end")
         # Per-subscriber work done once, not per login: the PAP secret's SHA-256 (the login's
         # password is still hashed every time: same work for known and unknown users) and the
-        # accept's fields (rates parsed).  Keyed by the very objects the lookups return.
+        # accept's fields (rates parsed: a RateError here rejects the configuration).  Keyed by
+        # the very objects the lookups return.
         self._pap_digest = {
             id(s): hashlib.sha256(s.password.encode()).digest()
             for s in self._by_user.values()
@@ -137,7 +135,4 @@ class LocalAuthenticator:
         }
 
     def _result(self, sub: LocalSubscriber) -> AuthResult:
-        fields = self._accepts.get(id(sub))
-        if fields is None:
-            fields = self._accept_fields(sub)
-        return AuthResult(accepted=True, **fields)
+        return AuthResult(accepted=True, **self._accepts[id(sub)])  # every sub is from config.subscribers

@@ -140,12 +140,15 @@ def build_frame(
     return b"".join(head)
 
 
+_TAG_PACK = struct.Struct("!HH").pack  # per received tagged frame (AF_PACKET strips the outer tag)
+
+
 def insert_outer_tag(frame: bytes | bytearray | memoryview, tpid: int, tci: int) -> bytes:
     """Re-insert the outer tag the kernel stripped into PACKET_AUXDATA (tp_vlan_tpid/tp_vlan_tci)."""
     buf = bytes(frame)
     if len(buf) < 12:
         raise DecodeError("eth_short", f"{len(buf)} bytes")
-    return buf[:12] + struct.pack("!HH", tpid or TPID_8021Q, tci & 0xFFFF) + buf[12:]
+    return buf[:12] + _TAG_PACK(tpid or TPID_8021Q, tci & 0xFFFF) + buf[12:]
 
 
 def with_tags(frame: bytes, tags: tuple[VlanTag, ...] | list[VlanTag]) -> bytes:

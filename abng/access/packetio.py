@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from abng.access import bpf, rxring
-from abng.access.frames import DecodeError
+from abng.access.frames import insert_outer_tag
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,6 @@ TP_STATUS_VLAN_TPID_VALID = 1 << 6
 ETH_P_8021Q = 0x8100
 _AUXDATA = struct.Struct("=IIIHHHH")  # struct tpacket_auxdata
 _AUXDATA_UNPACK = _AUXDATA.unpack_from
-_TAG_PACK = struct.Struct("!HH").pack
 MSG_TRUNC = int(socket.MSG_TRUNC)  # a plain int: IntFlag arithmetic per frame is slow
 _CMSG_SPACE = socket.CMSG_SPACE(_AUXDATA.size)
 MAX_FRAME = 65536 + 64
@@ -101,11 +100,7 @@ def _restore(frame: bytes, aux: bytes) -> bytes:
     status, _len, _snap, _mac, _net, tci, tpid = _AUXDATA_UNPACK(aux)
     if not status & TP_STATUS_VLAN_VALID:
         return frame
-    if len(frame) < 12:
-        raise DecodeError("eth_short", f"{len(frame)} bytes")
-    if not status & TP_STATUS_VLAN_TPID_VALID or not tpid:
-        tpid = ETH_P_8021Q
-    return frame[:12] + _TAG_PACK(tpid, tci & 0xFFFF) + frame[12:]
+    return insert_outer_tag(frame, tpid if status & TP_STATUS_VLAN_TPID_VALID else 0, tci)
 
 
 @dataclass(slots=True)
@@ -310,12 +305,15 @@ class PacketIO:
                 except Exception:
                     self.counters.handler_errors += 1
                     log.exception("frame handler failed on %s", self.ifname)
-                if not i % FLUSH_EVERY and deferred and self._sock is not None:
-                    for out in deferred:
-                        self._send_now(out)
-                    deferred.clear()
+                if not i % FLUSH_EVERY:
+                    self._flush(deferred)
         finally:
             self._deferred = None
-            if deferred and self._sock is not None:  # a handler may have closed the socket
-                for frame in deferred:
-                    self._send_now(frame)
+            self._flush(deferred)
+
+    def _flush(self, deferred: list[bytes]) -> None:
+        """Send the queued frames in order (dropped if a handler closed the socket meanwhile)."""
+        if deferred and self._sock is not None:
+            for frame in deferred:
+                self._send_now(frame)
+        deferred.clear()

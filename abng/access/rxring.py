@@ -9,7 +9,8 @@ tpacket2_hdr): status, len, snaplen, mac, net, sec, nsec, vlan_tci, vlan_tpid; t
 struct sockaddr_ll follows at `TPACKET_ALIGN(sizeof(tpacket2_hdr))` (its pkttype at +10).
 
 The kernel has moved the outer VLAN tag into `vlan_tci`/`vlan_tpid` (as it does for the
-PACKET_AUXDATA control message); `next_frame` puts it back inline. A frame longer than a slot
+PACKET_AUXDATA control message); `next_frame` puts it back inline (`frames.insert_outer_tag`,
+as the `recvmsg` path does). A frame longer than a slot
 arrives cut (`snaplen < len`) and is dropped and counted as truncated, as `MSG_TRUNC` is on the
 `recvmsg` path. Slots are sized from the interface's MTU when the ring is made.
 
@@ -26,6 +27,8 @@ import socket
 import struct
 from typing import Protocol
 
+from abng.access.frames import DecodeError, insert_outer_tag
+
 SOL_PACKET = 263
 PACKET_VERSION = 10
 PACKET_RX_RING = 5
@@ -35,10 +38,8 @@ TP_STATUS_USER = 1
 TP_STATUS_VLAN_VALID = 1 << 4
 TP_STATUS_VLAN_TPID_VALID = 1 << 6
 PACKET_OUTGOING = 4
-ETH_P_8021Q = 0x8100
 _HDR = struct.Struct("=IIIHHIIHH")  # struct tpacket2_hdr without its 4 bytes of padding
 _HDR_UNPACK = _HDR.unpack_from
-_TAG_PACK = struct.Struct("!HH").pack
 _PKTTYPE = 32 + 10  # TPACKET_ALIGN(32) + offsetof(struct sockaddr_ll, sll_pkttype)
 _REQ = struct.Struct("=IIII")  # struct tpacket_req: block_size, block_nr, frame_size, frame_nr
 _RELEASE = bytes(4)
@@ -54,6 +55,7 @@ class RxCounters(Protocol):
     rx_bytes: int
     dropped_outgoing: int
     truncated: int
+    errors: int
 
 
 def supported() -> bool:
@@ -110,10 +112,12 @@ class RxRing:
             if snaplen < length:
                 counters.truncated += 1
                 continue
-            if status & TP_STATUS_VLAN_VALID and snaplen >= 12:
-                if not status & TP_STATUS_VLAN_TPID_VALID or not tpid:
-                    tpid = ETH_P_8021Q
-                frame = frame[:12] + _TAG_PACK(tpid, tci) + frame[12:]
+            if status & TP_STATUS_VLAN_VALID:
+                try:  # no TPID reported: insert_outer_tag assumes 802.1Q
+                    frame = insert_outer_tag(frame, tpid if status & TP_STATUS_VLAN_TPID_VALID else 0, tci)
+                except DecodeError:  # shorter than two MACs, as on the recvmsg path
+                    counters.errors += 1
+                    continue
             counters.rx += 1
             counters.rx_bytes += len(frame)
             return frame

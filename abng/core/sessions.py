@@ -46,8 +46,8 @@ SETTABLE = frozenset(
         "idle_timeout", "lease_time", "interim_interval", "access_data", "radius_attributes",
     }
 )  # fmt: skip
-#: settable fields the session index is keyed on (SessionIndex.keys)
-_INDEXED = SETTABLE & {"ip_address", "username", "access_interface", "ppp_interface"}
+#: settable fields the session index is keyed on (SessionIndex.keys; access_interface is not settable)
+_INDEXED = frozenset({"ip_address", "username", "ppp_interface"})
 
 
 class SessionError(Exception):
@@ -167,8 +167,7 @@ class SessionManager:
             access_data=dict(access_data) if access_data else {},
         )
         self.table.add(s)
-        if self.store is not None:
-            self.store.mark(s)
+        self._persist(s)
         self.stats["opened"] += 1
         if log.isEnabledFor(_INFO):
             log.info("session opened", extra={"session_id": sid, "username": username, "type": s.type.value})
@@ -177,19 +176,16 @@ class SessionManager:
     async def activate(self, session_id: int, **fields: Any) -> Session:
         """``starting`` -> ``active``: set ``fields``, run the ``session_up`` hooks, emit
         ``session_up``.  Raises :class:`SessionFailed` if a hook failed (session torn down)."""
-        s = self.table.by_id.get(session_id)
-        if s is None:
-            raise SessionNotFound(session_id)
+        s = self.get(session_id)
         async with self._lock(session_id):
             if s.state is not _STARTING:
                 raise InvalidSessionState(f"session {session_id} is {s.state.value}, not starting")
             self._apply(s, fields)
             s.activated_at = int(self.clock())
-            failed = await self._session_up_hooks(s)
+            failed = await self._run_hooks(s, "session_up")
             if not failed and s.state is _STARTING:
                 s.state = _ACTIVE
-                if self.store is not None:
-                    self.store.mark(s)
+                self._persist(s)
         if failed:
             await self.terminate(session_id, _NAS_ERROR)
             raise SessionFailed(f"session {session_id}: hook {failed} failed; session torn down")
@@ -374,28 +370,17 @@ class SessionManager:
             for key, value in fields.items():
                 setattr(s, key, value)
             return
-        before = (s.ip_address, s.username, s.access_interface, s.ppp_interface)
+        before = self.table.keys(s)
         for key, value in fields.items():
             setattr(s, key, value)
-        if (s.ip_address, s.username, s.access_interface, s.ppp_interface) != before:
+        if self.table.keys(s) != before:
             self.table.reindex(s, before)
-
-    async def _session_up_hooks(self, s: Session) -> str | None:
-        """``_run_hooks(s, "session_up")`` without the generic dispatch (the setup hot path)."""
-        for hook in tuple(self._hooks):
-            try:
-                await hook.session_up(s)
-            except Exception as exc:
-                name = getattr(hook, "name", type(hook).__name__)
-                self._hook_error(s, f"{name}.session_up", exc)
-                return str(name)
-        return None
 
     async def _run_hooks(self, s: Session, method: str, *args: Any) -> str | None:
         """Run ``method`` on every hook; returns the name of the first that failed."""
-        hooks = reversed(self._hooks) if method == "session_down" else iter(self._hooks)
+        hooks = tuple(reversed(self._hooks)) if method == "session_down" else tuple(self._hooks)
         failed = None
-        for hook in list(hooks):
+        for hook in hooks:
             try:
                 await getattr(hook, method)(s, *args)
             except Exception as exc:

@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from abng.access.dhcp.codec import parse_message
+from abng.access.dhcp.wire import ipv4_udp
 from abng.access.frames import (
     BROADCAST_MAC,
     ETH_P_IP,
@@ -31,7 +32,6 @@ from abng.access.frames import (
     ETH_P_PPPOE_SESS,
     VLAN_TPIDS,
     DecodeError,
-    build_ipv4_udp,
     internet_checksum,
     parse_frame,
     parse_ipv4,
@@ -65,27 +65,6 @@ def _dhcp_reply(buf: bytes, o: int, n: int) -> bytes | None:
     if length < 8 or length > total - 20 or internet_checksum(buf[o : o + 20]) != 0:
         return None
     return buf[o + 28 : o + 20 + length]
-
-
-_PSEUDO_UDP = struct.Struct("!IIBBHHHHH")  # UDP pseudo-header + UDP header (checksum 0)
-_IPV4_UDP = struct.Struct("!BBHHHBBHIIHHHH")  # IPv4 header (no options) + UDP header
-
-
-def _dhcp_request(src_ip: int, dst_ip: int, payload: bytes) -> bytes:
-    """``build_ipv4_udp(src_ip, dst_ip, 68, 67, payload)``, byte for byte, in fewer steps."""
-    length = 8 + len(payload)
-    if length > 0xFFFF - 20:
-        return build_ipv4_udp(src_ip, dst_ip, 68, 67, payload)  # (raises its ValueError)
-    udp_sum = internet_checksum(_PSEUDO_UDP.pack(src_ip, dst_ip, 0, 17, length, 68, 67, length, 0) + payload)
-    total = 20 + length
-    # RFC 1071 over the header's ten words (checksum word 0): 0x4510, total, ident 0, frag 0,
-    # ttl 64 | proto 17, the addresses' halves; never zero, so ~(sum mod 0xFFFF) as internet_checksum.
-    words = 0x4510 + total + 0x4011 + (src_ip >> 16) + (src_ip & 0xFFFF) + (dst_ip >> 16) + (dst_ip & 0xFFFF)
-    ip_sum = ~(words % 0xFFFF or 0xFFFF) & 0xFFFF
-    head = _IPV4_UDP.pack(
-        0x45, 0x10, total, 0, 0, 64, 17, ip_sum, src_ip, dst_ip, 68, 67, length, udp_sum or 0xFFFF
-    )
-    return head + payload
 
 
 def _no_time() -> float:
@@ -388,7 +367,7 @@ class Engine:
                     send(dst + (sess if etype == ETH_P_PPPOE_SESS else disc) + payload)
         elif isinstance(m, DhcpClient):
             for o in m.take_output():
-                sub.io.send(o.dst_mac + sub.head_ip + _dhcp_request(o.src_ip, o.dst_ip, o.payload))
+                sub.io.send(o.dst_mac + sub.head_ip + ipv4_udp(o.src_ip, o.dst_ip, 68, 67, o.payload))
 
     # --- events ----------------------------------------------------------------------------------
     def _after(self, sub: Subscriber, now: float) -> None:

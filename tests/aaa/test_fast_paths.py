@@ -10,9 +10,10 @@ import pytest
 
 from abng.aaa import crypto, packet
 from abng.aaa.client import ClientMachine, Kind, ServerAddr
-from abng.aaa.dictionary import AttrType, Value, default_dictionary, ipv4_packed
+from abng.aaa.dictionary import AttrType, Value, default_dictionary
 from abng.aaa.packet import Code, PairEncoder
 from abng.aaa.radius_auth import parse_accept
+from abng.core.ipv4 import packed as ipv4_packed  # what the dictionary encodes IPADDR with
 
 SECRET = b"testing123"
 

@@ -195,6 +195,8 @@ def test_internet_checksum_matches_rfc1071_word_sum() -> None:
 
     rng = random.Random(1071)
     cases = [b"", b"\x00" * 20, b"\xff" * 20, b"\xff\xff", b"\x00\x01", b"\xff\xfe\x00\x01", b"\x01"]
+    cases += [b"\x00", b"\xff", b"\xff\xff\xff\xff", b"\xff" * 33]
+    cases += [b"\x12\x34" * k + b"\xed\xcb" * k for k in range(1, 5)]  # sums to a multiple of 0xFFFF
     for i in range(5000):
         data = rng.randbytes(rng.randrange(0, 300))
         if i % 3 == 0:  # many 0xFF bytes: sums that fold to 0xFFFF

@@ -120,7 +120,7 @@ def test_end_of_list_stops_tag_parsing() -> None:
 
 
 def test_ip_bytes_and_ip_str_agree_with_ipaddress() -> None:
-    """The inet_pton/inet_ntoa fast paths give ipaddress's answers, errors included."""
+    """ip_bytes (abng.core.ipv4.packed, cached) and ip_str (inet_ntoa) answer as ipaddress does."""
     import ipaddress
     import random
 

@@ -29,9 +29,6 @@ _ETHERTYPE_IP = struct.pack("!H", ETH_P_IP)
 _from_bytes = int.from_bytes
 
 
-checksum = internet_checksum  # RFC 1071 (abng.access.frames)
-
-
 def ipv4_udp(src_ip: int, dst_ip: int, sport: int, dport: int, payload: bytes, ttl: int = 64) -> bytes:
     """``frames.build_ipv4_udp``: IPv4 (DSCP byte 0x10, ident 0, DF clear) + UDP, both checksums."""
     ulen = 8 + len(payload)
@@ -39,9 +36,13 @@ def ipv4_udp(src_ip: int, dst_ip: int, sport: int, dport: int, payload: bytes, t
     if total > 0xFFFF:
         raise ValueError("UDP payload too large")
     udp_head = _UDP_HEADER.pack(sport, dport, ulen, 0)
-    csum = checksum(_PSEUDO.pack(src_ip, dst_ip, 0, IPPROTO_UDP, ulen) + udp_head + payload) or 0xFFFF
+    csum = (
+        internet_checksum(_PSEUDO.pack(src_ip, dst_ip, 0, IPPROTO_UDP, ulen) + udp_head + payload) or 0xFFFF
+    )
     ip_head = _IP_HEADER.pack(0x45, 0x10, total, 0, 0, ttl, IPPROTO_UDP, 0, src_ip, dst_ip)
-    ip_head = _IP_HEADER.pack(0x45, 0x10, total, 0, 0, ttl, IPPROTO_UDP, checksum(ip_head), src_ip, dst_ip)
+    ip_head = _IP_HEADER.pack(
+        0x45, 0x10, total, 0, 0, ttl, IPPROTO_UDP, internet_checksum(ip_head), src_ip, dst_ip
+    )
     return b"".join((ip_head, _UDP_HEADER.pack(sport, dport, ulen, csum), payload))
 
 
@@ -78,7 +79,7 @@ def udp_in_frame(
     total_len = ip[2] << 8 | ip[3]
     if total_len < ihl or total_len > n:
         raise DecodeError("ip_total_length", f"{total_len} for {n} bytes")
-    if checksum(ip[:ihl]) != 0:
+    if internet_checksum(ip[:ihl]) != 0:
         raise DecodeError("ip_checksum")
     if (ip[6] << 8 | ip[7]) & 0x3FFF:  # MF set or non-zero offset
         raise DecodeError("ip_fragment")
