@@ -83,33 +83,37 @@ class LocalAuthenticator:
                 raise ValueError(f"pool {name!r} needs network or start and end")
         # Per-subscriber work done once, not per login: the PAP secret's SHA-256 (the login's
         # password is still hashed every time: same work for known and unknown users) and the
-        # accept's fields (rates parsed: a RateError here rejects the configuration).  Keyed by
-        # the very objects the lookups return.
+        # accept itself (rates parsed: a RateError here rejects the configuration).  An
+        # AuthResult is frozen and nobody mutates its (empty) ``attrs``: every login of a
+        # subscriber gets the same object, built with the configuration instead of per login.
+        # Keyed by the very objects the lookups return.
         self._pap_digest = {
             id(s): hashlib.sha256(s.password.encode()).digest()
             for s in self._by_user.values()
             if s.password is not None
         }
-        self._accepts = {id(s): self._accept_fields(s) for s in config.subscribers}
+        self._accepts = {id(s): AuthResult(True, **self._accept_fields(s)) for s in config.subscribers}
+        self._default_accept = AuthResult(True, pool=config.default_pool) if config.default_pool else None
 
     async def authenticate(self, req: AuthRequest) -> AuthResult:
         if req.service == "dhcp":
             sub = self._by_mac.get(_norm_mac(req.mac))
             if sub is None:
-                if self.config.default_pool:
-                    return AuthResult(accepted=True, pool=self.config.default_pool)
+                if self._default_accept is not None:
+                    return self._default_accept
                 return AuthResult.reject("unknown MAC")
-            return self._result(sub)
+            return self._accepts[id(sub)]
         sub = self._by_user.get(req.username)
-        known = sub is not None and sub.password is not None
-        secret = sub.password if sub is not None and sub.password is not None else self._DUMMY
-        digest = self._pap_digest.get(id(sub)) if known else self._DUMMY_DIGEST
-        ok = self._check(req, secret, digest) and known
+        if sub is not None and sub.password is not None:
+            ok = self._check(req, sub.password, self._pap_digest[id(sub)])
+        else:  # the same work for an unknown user (or one without a password), then a reject
+            self._check(req, self._DUMMY, self._DUMMY_DIGEST)
+            ok = False
         if not ok or sub is None:
             return AuthResult.reject("authentication failed")
         if sub.mac and _norm_mac(sub.mac) != _norm_mac(req.mac):
             return AuthResult.reject("authentication failed")
-        return self._result(sub)
+        return self._accepts[id(sub)]  # every sub is from config.subscribers
 
     @staticmethod
     def _check(req: AuthRequest, secret: str, secret_digest: bytes | None = None) -> bool:
@@ -135,4 +139,4 @@ class LocalAuthenticator:
         }
 
     def _result(self, sub: LocalSubscriber) -> AuthResult:
-        return AuthResult(accepted=True, **self._accepts[id(sub)])  # every sub is from config.subscribers
+        return self._accepts[id(sub)]  # every sub is from config.subscribers

@@ -11,44 +11,67 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Coroutine, Generator
+from types import CodeType, FrameType
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 Spawn = Callable[[str, Coroutine[Any, Any, Any]], "asyncio.Task[Any]"]
 
 
-class _Continuation:
-    """Awaitable that resumes a coroutine suspended by hand, starting with what it yielded:
-    ``yield from`` for a coroutine whose first step has already been taken."""
+class _Continuation(Coroutine[Any, Any, Any]):
+    """A coroutine whose first step has already been taken, as a coroutine object the task
+    drives directly: the first ``send`` hands over what that step yielded, later ones go to
+    the coroutine itself (no wrapper coroutine, no generator in between).  Cancellation and
+    errors are thrown into the coroutine; closing closes it."""
 
-    __slots__ = ("_coro", "_yielded")
+    __slots__ = ("_coro", "_started", "_yielded")
 
     def __init__(self, coro: Coroutine[Any, Any, Any], yielded: Any) -> None:
         self._coro = coro
         self._yielded = yielded
+        self._started = False
+
+    def send(self, value: Any) -> Any:
+        if self._started:
+            return self._coro.send(value)
+        self._started = True
+        yielded, self._yielded = self._yielded, None
+        return yielded
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        self._started, self._yielded = True, None
+        if val is None and tb is None:
+            return self._coro.throw(typ)
+        return self._coro.throw(typ, val, tb)  # pragma: no cover - the 3-argument form (deprecated)
+
+    def close(self) -> None:
+        self._coro.close()
 
     def __await__(self) -> Generator[Any, Any, Any]:
-        coro, value = self._coro, self._yielded
-        while True:
-            try:
-                sent = yield value
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as exc:  # cancellation, or the awaited future's error
-                try:
-                    value = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    value = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
+        return self  # type: ignore[return-value]  # an iterator over the coroutine's steps
 
+    def __iter__(self) -> _Continuation:
+        return self
 
-async def _carry_on(continuation: _Continuation) -> Any:
-    return await continuation
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    # what asyncio's task repr shows: the carried coroutine's name and where it is suspended
+    @property
+    def __name__(self) -> str:  # type: ignore[override]
+        return getattr(self._coro, "__qualname__", type(self._coro).__name__)
+
+    @property
+    def cr_code(self) -> CodeType | None:
+        return getattr(self._coro, "cr_code", None)
+
+    @property
+    def cr_frame(self) -> FrameType | None:
+        return getattr(self._coro, "cr_frame", None)
+
+    @property
+    def cr_running(self) -> bool:
+        return bool(getattr(self._coro, "cr_running", False))
 
 
 async def _reraise(exc: Exception) -> None:
@@ -63,4 +86,4 @@ def start_eagerly(spawn: Spawn, name: str, coro: Coroutine[Any, Any, Any]) -> as
         return None
     except Exception as exc:
         return spawn(name, _reraise(exc))
-    return spawn(name, _carry_on(_Continuation(coro, yielded)))
+    return spawn(name, _Continuation(coro, yielded))

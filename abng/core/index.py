@@ -94,9 +94,24 @@ class SessionIndex:
         _drop(self._iface, ppp, sid)
 
     def reindex(self, s: Session, before: tuple[str | None, str, str, str | None]) -> None:
-        """Fix the indexes after ip/username/interfaces changed (``before`` = old key tuple)."""
-        self._unindex_keys(s.id, *before)
-        self._index(s)
+        """Fix the indexes after ip/username/interfaces changed (``before`` = old key tuple);
+        an index whose keys did not change is not touched."""
+        ip, user, access, ppp = before
+        sid = s.id
+        if ip != s.ip_address:
+            if ip and self._ip.get(ip) == sid:
+                del self._ip[ip]
+            if s.ip_address:
+                self._ip[s.ip_address] = sid
+        if user != s.username:
+            _drop(self._user, user, sid)
+            _add(self._user, s.username, sid)
+        if access != s.access_interface or ppp != s.ppp_interface:
+            iface = self._iface
+            _drop(iface, access, sid)
+            _drop(iface, ppp, sid)
+            _add(iface, s.access_interface, sid)
+            _add(iface, s.ppp_interface, sid)
 
     @staticmethod
     def keys(s: Session) -> tuple[str | None, str, str, str | None]:

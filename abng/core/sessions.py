@@ -87,7 +87,13 @@ class SessionManager:
         self.stats: Counter[str] = Counter()
         self._next_id = 1
         self._hooks: list[SessionHook] = []
+        #: snapshots of ``_hooks`` in run order (forward; reversed for ``session_down``), rebuilt
+        #: by ``register_hook``: a hook added while hooks run does not join that run
+        self._hook_order: tuple[SessionHook, ...] = ()
+        self._hook_reverse: tuple[SessionHook, ...] = ()
         self._disconnectors: dict[SessionType, Disconnector] = {}
+        #: per-session lock while a session is busy (activate, change_rate, terminate): dropped
+        #: again when nobody holds or waits for it, so an established session keeps none
         self._locks: dict[int, asyncio.Lock] = {}
         self._ending: dict[int, asyncio.Future[Session]] = {}
         self._unclaimed: set[int] = set()
@@ -98,6 +104,8 @@ class SessionManager:
     # ---- registration -------------------------------------------------------------------------
     def register_hook(self, hook: SessionHook) -> None:
         self._hooks.append(hook)
+        self._hook_order = tuple(self._hooks)
+        self._hook_reverse = self._hook_order[::-1]
 
     def register_disconnector(self, type: SessionType, disconnector: Disconnector) -> None:
         self._disconnectors[type] = disconnector
@@ -176,8 +184,11 @@ class SessionManager:
     async def activate(self, session_id: int, **fields: Any) -> Session:
         """``starting`` -> ``active``: set ``fields``, run the ``session_up`` hooks, emit
         ``session_up``.  Raises :class:`SessionFailed` if a hook failed (session torn down)."""
-        s = self.get(session_id)
-        async with self._lock(session_id):
+        s = self.table.by_id.get(session_id)
+        if s is None:
+            raise SessionNotFound(session_id)
+        lock = self._lock(session_id)
+        async with lock:
             if s.state is not _STARTING:
                 raise InvalidSessionState(f"session {session_id} is {s.state.value}, not starting")
             self._apply(s, fields)
@@ -186,6 +197,7 @@ class SessionManager:
             if not failed and s.state is _STARTING:
                 s.state = _ACTIVE
                 self._persist(s)
+        self._unlock(session_id, lock)
         if failed:
             await self.terminate(session_id, _NAS_ERROR)
             raise SessionFailed(f"session {session_id}: hook {failed} failed; session torn down")
@@ -261,7 +273,8 @@ class SessionManager:
         down = parse_rate(rate_down) if rate_down is not None else None
         up = parse_rate(rate_up) if rate_up is not None else None
         s = self.get(session_id)
-        async with self._lock(session_id):
+        lock = self._lock(session_id)
+        async with lock:
             if s.state is not SessionState.ACTIVE:
                 raise InvalidSessionState(f"session {session_id} is {s.state.value}, not active")
             if down is not None:
@@ -270,6 +283,7 @@ class SessionManager:
                 s.rate_up = up
             self._persist(s)
             failed = await self._run_hooks(s, "rate_changed", source)
+        self._unlock(session_id, lock)
         if failed:
             await self.terminate(session_id, TerminateReason.NAS_ERROR)
             raise SessionFailed(f"session {session_id}: hook {failed} failed; session torn down")
@@ -352,6 +366,12 @@ class SessionManager:
             lock = self._locks[session_id] = asyncio.Lock()
         return lock
 
+    def _unlock(self, session_id: int, lock: asyncio.Lock) -> None:
+        """Forget ``lock`` once nobody holds or waits for it (the next user makes a new one).
+        A waiter stays in ``_waiters`` until it runs again, also after ``release`` woke it."""
+        if not lock.locked() and not lock._waiters and self._locks.get(session_id) is lock:
+            del self._locks[session_id]
+
     def _persist(self, s: Session) -> None:
         if self.store is not None:
             self.store.mark(s)
@@ -373,12 +393,11 @@ class SessionManager:
         before = self.table.keys(s)
         for key, value in fields.items():
             setattr(s, key, value)
-        if self.table.keys(s) != before:
-            self.table.reindex(s, before)
+        self.table.reindex(s, before)  # only the keys that changed
 
     async def _run_hooks(self, s: Session, method: str, *args: Any) -> str | None:
         """Run ``method`` on every hook; returns the name of the first that failed."""
-        hooks = tuple(reversed(self._hooks)) if method == "session_down" else tuple(self._hooks)
+        hooks = self._hook_reverse if method == "session_down" else self._hook_order
         failed = None
         for hook in hooks:
             try:

@@ -19,11 +19,12 @@ class TaskSet:
         self.name = name
         self._tasks: set[asyncio.Task[Any]] = set()
         self.crashes = 0
+        self._on_done = self._done  # one bound method, not a new one per task
 
     def spawn(self, name: str, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         task = asyncio.get_running_loop().create_task(coro, name=f"{self.name}:{name}")
         self._tasks.add(task)
-        task.add_done_callback(self._done)
+        task.add_done_callback(self._on_done)
         return task
 
     def _done(self, task: asyncio.Task[Any]) -> None:

@@ -21,7 +21,7 @@ import socket
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pyroute2 import IPRoute
 
@@ -43,8 +43,14 @@ _RTMSG = struct.Struct("=BBBBBBBBI")
 PROTOCOLS = {2: "kernel", 3: "boot", 4: "static", RTPROT_ABNG: "abng"}
 
 
-@dataclass(frozen=True, slots=True)
-class Shape:
+# Shape, Want and Outcome are NamedTuples (immutable, compared by value, as the frozen
+# dataclasses they replace): one is built per session on abngd's loop and in the worker process,
+# and Shape/Want stay alive per session (PolicyService.applied).  A tuple is built in one call
+# (no object.__setattr__ per field), and the garbage collector stops tracking a tuple of plain
+# values: a kept Want is no GC work.
+
+
+class Shape(NamedTuple):
     """Rates in bps, overhead and MPU in bytes."""
 
     down: int
@@ -53,8 +59,7 @@ class Shape:
     mpu: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class Want:
+class Want(NamedTuple):
     """What one session should have in the kernel."""
 
     key: int
@@ -83,8 +88,7 @@ class Down:
 Op = Up | Change | Down
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     errno: int = 0
     detail: str = ""
     steered: bool = False

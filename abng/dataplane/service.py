@@ -402,12 +402,17 @@ class PolicyService:
         return self.device
 
     def want(self, s: Session) -> Want | None:
-        if not s.ip_address or self.dp is None:
+        dp = self.dp
+        if not s.ip_address or dp is None:
             return None
         mtu = None
-        if s.type is _PPPOE and self.dp.backend == "userspace":  # the link's, else pppoe.mtu
-            mtu = int(s.access_data.get("mtu") or self.daemon.applied.pppoe.mtu)
-        return Want(s.id, s.ip_address, self.device_of(s), self.shape(s), s.cgnat_bypass, mtu)
+        if dp.backend == "kernel":  # device_of, inline
+            device = s.ppp_interface or s.access_interface
+        else:
+            device = self.device
+            if s.type is _PPPOE and dp.backend == "userspace":  # the link's, else pppoe.mtu
+                mtu = int(s.access_data.get("mtu") or self.daemon.applied.pppoe.mtu)
+        return Want(s.id, s.ip_address, device, self.shape(s), s.cgnat_bypass, mtu)
 
     def _record(self, s: Session, out: Outcome, *, restored: bool = False) -> int:
         """Book an outcome; returns 1 if it failed (restored sessions are kept regardless)."""
