@@ -12,7 +12,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import struct
 from collections.abc import Callable
+from typing import Any
 
 from abng.ppp.codec import (
     CHAP_FAILURE,
@@ -25,13 +27,15 @@ from abng.ppp.codec import (
     ChapResult,
     ChapValue,
     DecodeError,
-    PapReply,
     PapRequest,
     decode_chap,
     decode_pap,
     encode_ppp,
 )
 from abng.ppp.events import AuthRequest
+
+_tuple_new: Callable[[Any, tuple[Any, ...]], Any] = tuple.__new__
+_PAP_REPLY_HEAD = struct.Struct("!HBBHB")  # protocol, code, identifier, length, message length
 
 #: ``pppoe.auth_protocols`` names -> PPP protocol numbers ("chap" = "chap-md5")
 AUTH_PROTOCOLS = {"pap": PROTO_PAP, "chap": PROTO_CHAP, "chap-md5": PROTO_CHAP}
@@ -132,12 +136,21 @@ class PapServer(Authenticator):
             return None
         self.pending = True
         self.deadline = None
-        return AuthRequest("pap", _text(pkt.peer_id), password=_text(pkt.password))
+        # = AuthRequest("pap", username, password=password), without the keyword handling
+        request: AuthRequest = _tuple_new(
+            AuthRequest, ("pap", _text(pkt.peer_id), _text(pkt.password), None, None, None)
+        )
+        return request
 
     def _encode_result(self, ok: bool, message: bytes) -> bytes:
         self._message = message
-        code = PAP_ACK if ok else PAP_NAK
-        return encode_ppp(PROTO_PAP, PapReply(code, self.identifier, message).encode())
+        # = encode_ppp(PROTO_PAP, PapReply(code, self.identifier, message).encode())
+        return (
+            _PAP_REPLY_HEAD.pack(
+                PROTO_PAP, PAP_ACK if ok else PAP_NAK, self.identifier, 5 + len(message), len(message)
+            )
+            + message
+        )
 
     def handle_timer(self, now: float) -> None:
         if self.deadline is not None and now >= self.deadline:

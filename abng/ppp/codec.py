@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 _H = struct.Struct("!H")
@@ -110,6 +110,22 @@ def decode_control(information: bytes) -> ControlPacket:
     if length < 4 or length > have:
         raise DecodeError("bad_length", f"length {length}, have {have}")
     pkt: ControlPacket = _tuple_new(ControlPacket, (code, ident, bytes(information[4:length])))
+    return pkt
+
+
+def ppp_control(ppp_payload: bytes) -> ControlPacket:
+    """``decode_control(ppp_payload[2:])`` (the packet after a 2-byte protocol field, already
+    checked by the caller) without copying the information field first: same errors."""
+    have = len(ppp_payload) - 2
+    if have < 4:
+        raise DecodeError("short_packet", f"{have} bytes")
+    code, ident, length = _BBH.unpack_from(ppp_payload, 2)
+    if length < 4 or length > have:
+        raise DecodeError("bad_length", f"length {length}, have {have}")
+    data = ppp_payload[6 : 2 + length]
+    if type(data) is not bytes:
+        data = bytes(data)
+    pkt: ControlPacket = _tuple_new(ControlPacket, (code, ident, data))
     return pkt
 
 
@@ -254,31 +270,34 @@ PAP_ACK = 2
 PAP_NAK = 3
 
 
-@dataclass(frozen=True, slots=True)
-class PapRequest:
+class PapRequest(NamedTuple):
     identifier: int
     peer_id: bytes
-    password: bytes = field(repr=False)
+    password: bytes
+
+    def __repr__(self) -> str:  # the password never reaches a log line
+        return f"PapRequest(identifier={self.identifier!r}, peer_id={self.peer_id!r})"
 
     def encode(self) -> bytes:
-        data = bytes([len(self.peer_id)]) + self.peer_id + bytes([len(self.password)]) + self.password
-        return ControlPacket(PAP_REQUEST, self.identifier, data).encode()
+        peer_id, password = self.peer_id, self.password
+        data = bytes((len(peer_id),)) + peer_id + bytes((len(password),)) + password
+        return _BBH.pack(PAP_REQUEST, self.identifier, 4 + len(data)) + data
 
 
-@dataclass(frozen=True, slots=True)
-class PapReply:
+class PapReply(NamedTuple):
     code: int  # PAP_ACK or PAP_NAK
     identifier: int
     message: bytes = b""
 
     def encode(self) -> bytes:
-        return ControlPacket(self.code, self.identifier, bytes([len(self.message)]) + self.message).encode()
+        message = self.message
+        return _BBH.pack(self.code, self.identifier, 5 + len(message)) + bytes((len(message),)) + message
 
 
 def decode_pap(information: bytes) -> PapRequest | PapReply:
     pkt = decode_control(information)
-    d = pkt.data
-    if pkt.code == PAP_REQUEST:
+    code, ident, d = pkt
+    if code == PAP_REQUEST:
         if not d:
             raise DecodeError("bad_pap_request", "empty")
         plen = d[0]
@@ -287,14 +306,14 @@ def decode_pap(information: bytes) -> PapRequest | PapReply:
         wlen = d[1 + plen]
         if 2 + plen + wlen > len(d):
             raise DecodeError("bad_pap_request", "password length")
-        return PapRequest(pkt.identifier, d[1 : 1 + plen], d[2 + plen : 2 + plen + wlen])
-    if pkt.code in (PAP_ACK, PAP_NAK):
-        if not d:
-            return PapReply(pkt.code, pkt.identifier)
-        if 1 + d[0] > len(d):
+        req: PapRequest = _tuple_new(PapRequest, (ident, d[1 : 1 + plen], d[2 + plen : 2 + plen + wlen]))
+        return req
+    if code in (PAP_ACK, PAP_NAK):
+        if d and 1 + d[0] > len(d):
             raise DecodeError("bad_pap_reply", "message length")
-        return PapReply(pkt.code, pkt.identifier, d[1 : 1 + d[0]])
-    raise DecodeError("unknown_pap_code", str(pkt.code))
+        reply: PapReply = _tuple_new(PapReply, (code, ident, d[1 : 1 + d[0]] if d else b""))
+        return reply
+    raise DecodeError("unknown_pap_code", str(code))
 
 
 # --- CHAP (RFC 1994 §4) ----------------------------------------------------------------------
@@ -305,40 +324,43 @@ CHAP_SUCCESS = 3
 CHAP_FAILURE = 4
 
 
-@dataclass(frozen=True, slots=True)
-class ChapValue:
+class ChapValue(NamedTuple):
     """Challenge or Response: a value and the sender's name."""
 
     code: int
     identifier: int
-    value: bytes = field(repr=False)  # a Response is a hash of the password: never in a log line
+    value: bytes  # a Response is a hash of the password: never in a log line (see __repr__)
     name: bytes
 
+    def __repr__(self) -> str:
+        return f"ChapValue(code={self.code!r}, identifier={self.identifier!r}, name={self.name!r})"
+
     def encode(self) -> bytes:
-        data = bytes([len(self.value)]) + self.value + self.name
-        return ControlPacket(self.code, self.identifier, data).encode()
+        data = bytes((len(self.value),)) + self.value + self.name
+        return _BBH.pack(self.code, self.identifier, 4 + len(data)) + data
 
 
-@dataclass(frozen=True, slots=True)
-class ChapResult:
+class ChapResult(NamedTuple):
     code: int  # CHAP_SUCCESS or CHAP_FAILURE
     identifier: int
     message: bytes = b""
 
     def encode(self) -> bytes:
-        return ControlPacket(self.code, self.identifier, self.message).encode()
+        return _BBH.pack(self.code, self.identifier, 4 + len(self.message)) + self.message
 
 
 def decode_chap(information: bytes) -> ChapValue | ChapResult:
     pkt = decode_control(information)
-    d = pkt.data
-    if pkt.code in (CHAP_CHALLENGE, CHAP_RESPONSE):
+    code, ident, d = pkt
+    if code in (CHAP_CHALLENGE, CHAP_RESPONSE):
         if not d or d[0] == 0 or 1 + d[0] > len(d):
             raise DecodeError("bad_chap_value", "value length")
-        return ChapValue(pkt.code, pkt.identifier, d[1 : 1 + d[0]], d[1 + d[0] :])
-    if pkt.code in (CHAP_SUCCESS, CHAP_FAILURE):
-        return ChapResult(pkt.code, pkt.identifier, d)
-    raise DecodeError("unknown_chap_code", str(pkt.code))
+        value: ChapValue = _tuple_new(ChapValue, (code, ident, d[1 : 1 + d[0]], d[1 + d[0] :]))
+        return value
+    if code in (CHAP_SUCCESS, CHAP_FAILURE):
+        result: ChapResult = _tuple_new(ChapResult, (code, ident, d))
+        return result
+    raise DecodeError("unknown_chap_code", str(code))
 
 
 def options_summary(options: Sequence[Option], registry: dict[int, OptionSpec]) -> str:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -33,6 +34,8 @@ from abng.ppp.codec import (
     decode_options,
     encode_options,
 )
+
+_HBBH = struct.Struct("!HBBH")  # protocol, code, identifier, length: a control packet's PPP payload
 
 
 class State(enum.IntEnum):
@@ -201,9 +204,10 @@ class OptionPolicy(Protocol):
     def request_options(self) -> list[Option]:
         """Options for our next Configure-Request."""
 
-    def check_request(self, options: Sequence[Option]) -> tuple[Code, list[Option]]:
+    def check_request(self, options: Sequence[Option]) -> tuple[Code, Sequence[Option]]:
         """Verdict on the peer's Configure-Request: (CONF_ACK, options) or NAK/REJ with the options
-        to put in the reply.  On ACK, the policy records the peer's values."""
+        to put in the reply.  On ACK, the policy records the peer's values (and may return
+        ``options`` itself: the Ack then carries the request's bytes as they came)."""
 
     def on_ack(self, options: Sequence[Option]) -> None: ...
 
@@ -243,7 +247,7 @@ class Negotiator:
         self.naks_sent = 0
         self.naks_received = 0
         self.failure: str | None = None
-        self._reply: ControlPacket | None = None
+        self._reply: tuple[int, int, bytes] | None = None
         self._peer_ident = 0
         self._rejected = b""
 
@@ -283,7 +287,30 @@ class Negotiator:
             raise IllegalTransition(f"event {event} is not allowed in state {self.state.name}")
         actions, nxt, timer, has_str = cell
         for action in actions:
-            self._do(action, has_str, now)
+            # the actions of _do, the frequent ones inline (one call less per action)
+            if action is _SCR:
+                self.req_id = ident = self.next_id
+                self.next_id = (ident + 1) & 0xFF
+                options = self.policy.request_options()
+                self.req_data = data = encode_options(options)
+                self.req_options = tuple(options)
+                self.req_answered = False
+                self.out.append(_HBBH.pack(self.protocol, _CONF_REQ, ident, 4 + len(data)) + data)
+                self.restart_count -= 1
+                self.deadline = now + self.config.restart_interval
+            elif action is _SCA or action is _SCN:
+                reply = self._reply
+                if reply is None:
+                    raise IllegalTransition(f"{action} without a Configure-Request to answer")
+                data = reply[2]
+                self.out.append(_HBBH.pack(self.protocol, reply[0], reply[1], 4 + len(data)) + data)
+            elif action is _TLU or action is _TLD or action is _TLS or action is _TLF:
+                self.signals.append(action)
+            elif action is _IRC:
+                cfg = self.config
+                self.restart_count = cfg.max_terminate if has_str else cfg.max_configure
+            else:
+                self._do(action, has_str, now)
         self.state = nxt
         if not timer:
             self.deadline = None
@@ -375,8 +402,10 @@ class Negotiator:
                 self.count("rx_duplicate_ack")
                 return
             self.req_answered = True
-            # the Ack repeats our request byte for byte: its options are the ones we sent
-            self.policy.on_ack(self.req_options)
+            # the Ack repeats our request byte for byte: its options are the ones we sent (and
+            # are not needed any more: a later Ack for this request is a duplicate)
+            options, self.req_options = self.req_options, ()
+            self.policy.on_ack(options)
             self._fire(_RCA, now)
         elif code in (_CONF_NAK, _CONF_REJ):
             self._receive_nak(pkt, now)
@@ -407,8 +436,9 @@ class Negotiator:
         return 1492 - 4 - 2
 
     def _receive_conf_req(self, pkt: ControlPacket, now: float) -> None:
+        data = pkt[2]
         try:
-            options = decode_options(pkt.data)
+            options = decode_options(data)
         except DecodeError as exc:
             self.count(f"rx_{exc.reason}")
             return
@@ -422,17 +452,19 @@ class Negotiator:
             self.naks_sent = 0
         else:
             self.naks_sent += 1
-        self._reply = ControlPacket(verdict, pkt[1], encode_options(reply))
+        # (code, identifier, data) of our answer, sent by the sca/scn action of the cell below;
+        # an Ack of the options as decoded repeats the request's bytes (decode_options consumed
+        # them exactly), so they are not encoded again
+        self._reply = (verdict, pkt[1], data if reply is options else encode_options(reply))
         reason = self.policy.failure()
         if reason is None and self.naks_sent > 2 * self.config.max_failure:
             reason = "negotiation_failed"
         if reason is not None:
+            self._reply = None
             self.fail(reason, now)
             return
-        if acked:
-            self._fire(_RCR_PLUS, now)
-        else:
-            self._fire(_RCR_MINUS, now)
+        self._fire(_RCR_PLUS if acked else _RCR_MINUS, now)
+        self._reply = None  # sent: not kept for the session's lifetime
 
     def _receive_nak(self, pkt: ControlPacket, now: float) -> None:
         if pkt.identifier != self.req_id or self.req_answered:

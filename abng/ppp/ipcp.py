@@ -40,21 +40,32 @@ def ip_str(packed: bytes) -> str:
     return str(ipaddress.IPv4Address(packed))
 
 
+@functools.lru_cache(maxsize=64)
+def _dns_options(dns: tuple[str, ...]) -> dict[int, bytes]:
+    """Primary/Secondary-DNS option type -> address octets; shared by every session with these
+    servers (never changed)."""
+    options = {IPCP_DNS1: ip_bytes(dns[0])} if dns else {}
+    if len(dns) > 1:
+        options[IPCP_DNS2] = ip_bytes(dns[1])
+    return options
+
+
 class IpcpServerPolicy:
     def __init__(self, gateway: str, peer_ip: str, dns: Sequence[str] = ()) -> None:
         self.gateway = ip_bytes(gateway)
-        self.peer_ip = ip_bytes(peer_ip)
-        self.dns = {IPCP_DNS1: ip_bytes(dns[0])} if dns else {}
-        if len(dns) > 1:
-            self.dns[IPCP_DNS2] = ip_bytes(dns[1])
+        self.peer_ip = ipv4.packed(peer_ip)  # one address per session: not worth an LRU slot
+        self.dns = _dns_options(dns if type(dns) is tuple else tuple(dns))
         self.send_address = True
         self.prompts = 1  # how many times we append an IP-Address the peer did not ask for
 
     def request_options(self) -> list[Option]:
         return [new_option(IPCP_ADDRESS, self.gateway)] if self.send_address else []
 
-    def check_request(self, options: Sequence[Option]) -> tuple[Code, list[Option]]:
-        rej = [o for o in options if not self._acceptable(o)]
+    def check_request(self, options: Sequence[Option]) -> tuple[Code, Sequence[Option]]:
+        dns = self.dns
+        # Known and well-formed (``IPCP_OPTIONS``: IP-Address and the DNS options are 4 octets)
+        # and one we serve: IP-Address, and the DNS options we have servers for.
+        rej = [o for o in options if len(o[1]) != 4 or (o[0] != IPCP_ADDRESS and o[0] not in dns)]
         if rej:
             return _REJ, rej
         nak: list[Option] = []
@@ -64,7 +75,7 @@ class IpcpServerPolicy:
                 has_address = True
                 want = self.peer_ip
             else:
-                want = self.dns[otype]
+                want = dns[otype]
             if data != want:
                 nak.append(new_option(otype, want))
         if self.prompts > 0 and not has_address:
@@ -73,7 +84,7 @@ class IpcpServerPolicy:
             nak.insert(0, new_option(IPCP_ADDRESS, self.peer_ip))
         if nak:
             return _NAK, nak
-        return _ACK, list(options)
+        return _ACK, options  # the options themselves: the Negotiator echoes the request's bytes
 
     def _acceptable(self, o: Option) -> bool:
         """Known and well-formed (``IPCP_OPTIONS``: IP-Address and the DNS options are 4 octets)
@@ -116,13 +127,13 @@ class IpcpClientPolicy:
             opts.append(new_option(IPCP_DNS2, self.dns2))
         return opts
 
-    def check_request(self, options: Sequence[Option]) -> tuple[Code, list[Option]]:
+    def check_request(self, options: Sequence[Option]) -> tuple[Code, Sequence[Option]]:
         rej = [o for o in options if o.type != IPCP_ADDRESS or len(o.data) != 4]
         if rej:
             return _REJ, rej
         for o in options:
             self.gateway = o.data
-        return _ACK, list(options)
+        return _ACK, options
 
     def on_ack(self, options: Sequence[Option]) -> None:
         return None

@@ -63,14 +63,15 @@ class LcpPolicy:
         self.rng = rng
         self.mru = mru
         self.max_peer_mru = max_peer_mru
-        self.auth_offer = list(auth_offer)
-        self.auth_accept = list(auth_accept)
+        # tuples: the callers' (shared, cached) tuples are kept as they are, not copied per session
+        self.auth_offer = auth_offer if type(auth_offer) is tuple else tuple(auth_offer)
+        self.auth_accept = auth_accept if type(auth_accept) is tuple else tuple(auth_accept)
         self.max_failure = max_failure
         self.magic = random_magic(rng)
         self.send_mru = True
         self.send_magic = True
         self.auth: int | None = self.auth_offer[0] if self.auth_offer else None
-        self._auth_tried = {self.auth} if self.auth is not None else set()
+        self._auth_tried: set[int | None] | None = None  # made by _switch_auth when first needed
         self.peer_magic = 0
         self.peer_mru = 1500
         self.peer_auth: int | None = None  # client: the protocol we agreed to
@@ -87,9 +88,26 @@ class LcpPolicy:
             opts.append(new_option(LCP_MAGIC, _I.pack(self.magic)))
         return opts
 
-    def check_request(self, options: Sequence[Option]) -> tuple[Code, list[Option]]:
-        looped = self._looped(options)
-        rej = [o for o in options if not self._acceptable(o)]
+    def check_request(self, options: Sequence[Option]) -> tuple[Code, Sequence[Option]]:
+        looped = self._looped(options) if self.send_magic else False
+        # Known, well-formed (``LCP_OPTIONS``) and one we take (= _acceptable, inline): MRU,
+        # Magic-Number and, on the client, Authentication-Protocol.
+        accept_auth = bool(self.auth_accept)
+        rej: list[Option] | None = None
+        for o in options:
+            otype, data = o
+            if otype == LCP_MRU:
+                ok = len(data) == 2
+            elif otype == LCP_MAGIC:
+                ok = len(data) == 4
+            elif otype == LCP_AUTH:
+                ok = len(data) >= 2 and accept_auth
+            else:
+                ok = False
+            if not ok:
+                if rej is None:
+                    rej = []
+                rej.append(o)
         if rej:
             return _REJ, rej
         nak: list[Option] = []
@@ -110,7 +128,7 @@ class LcpPolicy:
         if nak:
             return _NAK, nak
         self.peer_mru, self.peer_magic, self.peer_auth = mru, magic, auth
-        return _ACK, list(options)
+        return _ACK, options  # the options themselves: the Negotiator echoes the request's bytes
 
     def _looped(self, options: Sequence[Option]) -> bool:
         """RFC 1661 §6.4: the peer's magic equals ours - possibly a looped-back link.  Checked
@@ -154,15 +172,18 @@ class LcpPolicy:
 
     def _switch_auth(self, wanted: int | None) -> None:
         """The peer Nak'ed our auth protocol: offer the one it named if we have it, else the next."""
+        tried = self._auth_tried
+        if tried is None:
+            tried = self._auth_tried = {self.auth_offer[0]}  # the first offer; auth is not None
         if wanted in self.auth_offer and wanted != self.auth:
             self.auth = wanted
         else:
-            untried = [p for p in self.auth_offer if p not in self._auth_tried]
+            untried = [p for p in self.auth_offer if p not in tried]
             if not untried:
                 self._failure = "auth_refused"
                 return
             self.auth = untried[0]
-        self._auth_tried.add(self.auth)
+        tried.add(self.auth)
 
     def on_reject(self, options: Sequence[Option]) -> None:
         for o in options:

@@ -24,8 +24,7 @@ from abng.ppp.codec import (
     PROTO_PAP,
     Code,
     DecodeError,
-    decode_control,
-    split_protocol,
+    ppp_control,
 )
 from abng.ppp.events import (
     AuthRequest,
@@ -87,20 +86,33 @@ class PPPConfig:
         return fsm_config(self.restart_interval, self.max_configure, self.max_terminate, self.max_failure)
 
 
+_derived: tuple[PPPConfig | None, FsmConfig | None, tuple[int, ...]] = (None, None, ())
+
+
+def _derive(config: PPPConfig) -> tuple[FsmConfig, tuple[int, ...]]:
+    """The FsmConfig and auth protocol numbers of ``config``, computed once per config object
+    (a PPPConfig is immutable; new sessions nearly always share the service's one)."""
+    global _derived
+    last, fsm, offer = _derived
+    if config is not last or fsm is None:
+        fsm, offer = config.fsm, auth_protocol_numbers(config.auth_protocols)
+        _derived = (config, fsm, offer)
+    return fsm, offer
+
+
 class PPPSession:
     def __init__(self, config: PPPConfig, rng: Callable[[int], bytes], now: float) -> None:
+        fsm, offer = _derive(config)
         self.config = config
         self.rng = rng
         self.created = now
         self.counters: dict[str, int] = {}
         self._out: list[bytes] = []
         self._events: list[Event] = []
-        self.lcp_policy = LcpPolicy(
-            rng, config.mru, config.mtu, auth_offer=auth_protocol_numbers(config.auth_protocols)
-        )
+        self.lcp_policy = LcpPolicy(rng, config.mru, config.mtu, auth_offer=offer)
         self.lcp = Lcp(
             self.lcp_policy,
-            config.fsm,
+            fsm,
             self._out,
             self.counters,
             config.lcp_echo_interval,
@@ -132,26 +144,41 @@ class PPPSession:
             self._count("rx_after_finish")
             return
         try:
-            proto, info = split_protocol(ppp_payload)
+            # = split_protocol(ppp_payload), inline; control packets are decoded in place
+            n = len(ppp_payload)
+            if n < 2:
+                raise DecodeError("short_ppp", f"{n} bytes")
+            proto = ppp_payload[0] << 8 | ppp_payload[1]
+            # RFC 1661 §2: protocol values are odd, and the high octet is even.
+            if not proto & 0x0001 or proto & 0x0100:
+                raise DecodeError("bad_protocol_field", f"0x{proto:04x}")
             if proto == PROTO_LCP:
-                self._receive_lcp(info, now)
-            elif proto in (PROTO_PAP, PROTO_CHAP):
-                self._receive_auth(proto, info, now)
+                pkt = ppp_control(ppp_payload)
+                code = pkt[0]
+                if code == _TERM_REQ:
+                    self._cause = self._cause or "user_request"
+                elif 1 <= code <= _CONF_REJ and self.lcp.state is _S_OPENED:  # renegotiation
+                    self._cause = self._cause or "renegotiation"
+                self.lcp.receive(pkt, now)
             elif proto == PROTO_IPCP:
                 if self.ipcp is None:
                     self._count("rx_ncp_before_network")  # RFC 1661 §3.5: silently discarded
                 else:
-                    self.ipcp.receive(decode_control(info), now)
+                    self.ipcp.receive(ppp_control(ppp_payload), now)
+            elif proto in (PROTO_PAP, PROTO_CHAP):
+                self._receive_auth(proto, bytes(ppp_payload[2:]), now)
             elif proto == PROTO_IPV4:
                 if self.is_up:
-                    self._events.append(IPv4Packet(info))
+                    self._events.append(IPv4Packet(bytes(ppp_payload[2:])))
                 else:
                     self._count("rx_ip_before_up")
             else:
-                self.lcp.protocol_reject(proto, info)
+                self.lcp.protocol_reject(proto, bytes(ppp_payload[2:]))
         except DecodeError as exc:
             self._count(f"rx_{exc.reason}")
-        self._process(now)
+        lcp = self.lcp  # = self._process(now) when there is something to act on
+        if lcp.notices or lcp.signals or (self.ipcp is not None and self.ipcp.signals):
+            self._process(now)
 
     def auth_result(self, ok: bool, ip: str | None, dns: Sequence[str], message: str, now: float) -> None:
         """The verdict on the last :class:`AuthRequest`.  ``ip`` is required when ``ok``."""
@@ -167,7 +194,7 @@ class PPPSession:
         else:
             assert ip is not None
             self.ip, self.dns = ip, tuple(dns)
-            self._start_ipcp(IpcpServerPolicy(self.config.gateway_ip, ip, dns), now)
+            self._start_ipcp(IpcpServerPolicy(self.config.gateway_ip, ip, self.dns), now)
         self._process(now)
 
     def terminate(self, reason: str, now: float) -> None:
@@ -207,7 +234,10 @@ class PPPSession:
     def next_deadline(self) -> float | None:
         if self.finished:
             return None
-        best = self.lcp.next_deadline()
+        lcp = self.lcp
+        best, t = lcp.deadline, lcp.echo_deadline  # = lcp.next_deadline(), inline
+        if t is not None and (best is None or t < best):
+            best = t
         if self.ipcp is not None:
             t = self.ipcp.deadline
             if t is not None and (best is None or t < best):
@@ -231,15 +261,6 @@ class PPPSession:
 
     def _count(self, key: str) -> None:
         self.counters[key] = self.counters.get(key, 0) + 1
-
-    def _receive_lcp(self, info: bytes, now: float) -> None:
-        pkt = decode_control(info)
-        code = pkt[0]
-        if code == _TERM_REQ:
-            self._cause = self._cause or "user_request"
-        elif 1 <= code <= _CONF_REJ and self.lcp.state is _S_OPENED:  # Configure-*: renegotiation
-            self._cause = self._cause or "renegotiation"
-        self.lcp.receive(pkt, now)
 
     def _receive_auth(self, proto: int, info: bytes, now: float) -> None:
         if self.auth is None or self.auth.protocol != proto or self.down_reason is not None:
@@ -266,7 +287,7 @@ class PPPSession:
         self.auth.start(now)
 
     def _start_ipcp(self, policy: IpcpServerPolicy, now: float) -> None:
-        self.ipcp = Negotiator(PROTO_IPCP, policy, self.config.fsm, self._out, self.counters)
+        self.ipcp = Negotiator(PROTO_IPCP, policy, _derive(self.config)[0], self._out, self.counters)
         self.ipcp.open(now)
         self.ipcp.up(now)
 

@@ -89,7 +89,10 @@ def encode_tags(tags: Iterable[tuple[int, bytes]]) -> bytes:
 
 
 def decode_tags(body: bytes) -> tuple[tuple[int, bytes], ...]:
+    if type(body) is not bytes:
+        body = bytes(body)  # then every slice below is bytes already
     tags: list[tuple[int, bytes]] = []
+    append = tags.append
     pos = 0
     end = len(body)
     unpack_from = _HH.unpack_from
@@ -102,10 +105,10 @@ def decode_tags(body: bytes) -> tuple[tuple[int, bytes], ...]:
             raise DecodeError("bad_tag_length", f"tag 0x{ttype:04x} length {tlen} at offset {pos}")
         if ttype == 0:
             break  # RFC 2516 Appendix A: End-Of-List ends the list
-        tags.append((ttype, bytes(body[pos + 4 : nxt])))
-        pos = nxt
-        if len(tags) > MAX_TAGS:
+        if len(tags) == MAX_TAGS:
             raise DecodeError("too_many_tags", f"more than {MAX_TAGS}")
+        append((ttype, body[pos + 4 : nxt]))
+        pos = nxt
     return tuple(tags)
 
 
@@ -124,8 +127,17 @@ def _header(payload: bytes) -> tuple[int, int, int]:
 
 def decode(payload: bytes) -> PPPoEPacket:
     """Decode a discovery or session packet."""
-    code, sid, length = _header(payload)
-    body = bytes(payload[HEADER_LEN : HEADER_LEN + length])
+    have = len(payload)  # = _header(payload), inline
+    if have < HEADER_LEN:
+        raise DecodeError("short_header", f"{have} bytes")
+    ver_type, code, sid, length = _HDR.unpack_from(payload)
+    if ver_type != VER_TYPE:
+        raise DecodeError("bad_version", f"0x{ver_type:02x}")
+    if HEADER_LEN + length > have:
+        raise DecodeError("bad_length", f"length {length}, have {have - HEADER_LEN}")
+    body = payload[HEADER_LEN : HEADER_LEN + length]
+    if type(body) is not bytes:
+        body = bytes(body)
     pkt: PPPoEPacket
     if code == SESSION:
         pkt = _tuple_new(PPPoEPacket, (code, sid, (), body))
@@ -141,11 +153,19 @@ def session_frame(session_id: int, ppp_payload: bytes) -> bytes:
 
 def decode_session(payload: bytes) -> tuple[int, bytes]:
     """(session_id, ppp_payload) of a session-stage packet."""
-    code, sid, length = _header(payload)
+    have = len(payload)  # = _header(payload), inline
+    if have < HEADER_LEN:
+        raise DecodeError("short_header", f"{have} bytes")
+    ver_type, code, sid, length = _HDR.unpack_from(payload)
+    if ver_type != VER_TYPE:
+        raise DecodeError("bad_version", f"0x{ver_type:02x}")
+    if HEADER_LEN + length > have:
+        raise DecodeError("bad_length", f"length {length}, have {have - HEADER_LEN}")
     if code != SESSION:
         decode(payload)  # a discovery packet: its tag errors take precedence, as they always did
         raise DecodeError("not_session_code", f"0x{code:02x}")
-    return sid, bytes(payload[HEADER_LEN : HEADER_LEN + length])
+    body = payload[HEADER_LEN : HEADER_LEN + length]
+    return sid, body if type(body) is bytes else bytes(body)
 
 
 def u16(value: bytes) -> int | None:

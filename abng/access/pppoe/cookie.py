@@ -24,9 +24,10 @@ COOKIE_LEN = 1 + 4 + 4 + 16
 MIN_SECRET_LEN = 16
 
 
-_HEAD = struct.Struct("!BIIB")
 _BODY = struct.Struct("!BII")
-_STACKS = [struct.Struct(f"!{n}H") for n in range(3)]  # untagged, 802.1Q, QinQ
+_BUCKET_NONCE = struct.Struct("!II")
+# version, bucket, nonce, VLAN count, peer MAC and the VLAN stack in one pack, per stack depth
+_MSG = [struct.Struct(f"!BIIB6s{n}H") for n in range(3)]  # untagged, 802.1Q, QinQ
 
 
 _BLOCK = 64  # SHA-256 block size
@@ -43,9 +44,16 @@ def _keyed(secret: bytes) -> tuple[Any, Any]:
     return inner, outer
 
 
+_last: tuple[bytes, Any, Any] = (b"", None, None)  # the secret in use and its states: no cache lookup
+
+
 def hmac_sha256(secret: bytes, msg: bytes) -> bytes:
     """HMAC-SHA256 (RFC 2104), equal to ``hmac.digest(secret, msg, "sha256")``."""
-    inner, outer = _keyed(secret)
+    global _last
+    last_secret, inner, outer = _last
+    if secret is not last_secret:
+        inner, outer = _keyed(secret)
+        _last = (secret, inner, outer)
     h = inner.copy()
     h.update(msg)
     o = outer.copy()
@@ -56,8 +64,10 @@ def hmac_sha256(secret: bytes, msg: bytes) -> bytes:
 
 def _mac(secret: bytes, bucket: int, nonce: int, peer_mac: bytes, vlans: Sequence[int]) -> bytes:
     n = len(vlans)
-    stack = _STACKS[n].pack(*vlans) if n < 3 else struct.pack(f"!{n}H", *vlans)
-    msg = _HEAD.pack(COOKIE_VERSION, bucket, nonce, n) + peer_mac + stack
+    if n < 3 and len(peer_mac) == 6:
+        msg = _MSG[n].pack(COOKIE_VERSION, bucket, nonce, n, peer_mac, *vlans)
+    else:
+        msg = struct.pack(f"!BIIB{len(peer_mac)}s{n}H", COOKIE_VERSION, bucket, nonce, n, peer_mac, *vlans)
     return hmac_sha256(secret, msg)[:16]
 
 
@@ -77,7 +87,7 @@ def check_cookie(
     """None when the cookie is ours, for this MAC and VLAN stack, and fresh; else a drop reason."""
     if len(cookie) != COOKIE_LEN or cookie[0] != COOKIE_VERSION:
         return "bad_cookie"
-    bucket, nonce = struct.unpack_from("!II", cookie, 1)
+    bucket, nonce = _BUCKET_NONCE.unpack_from(cookie, 1)
     if not hmac.compare_digest(cookie[9:], _mac(secret, bucket, nonce, peer_mac, vlans)):
         return "bad_cookie"
     current = int(now // lifetime) & 0xFFFFFFFF

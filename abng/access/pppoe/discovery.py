@@ -14,10 +14,12 @@ Input is the PPPoE payload (after the Ethernet/VLAN header) plus its metadata; o
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
-from abng.access.pppoe.codec import Code, DecodeError, PPPoEPacket, Tag, decode, u16
-from abng.access.pppoe.cookie import MIN_SECRET_LEN, check_cookie, make_cookie
+from abng.access.pppoe.codec import Code, DecodeError, PPPoEPacket, Tag, decode
+from abng.access.pppoe.cookie import COOKIE_LEN, MIN_SECRET_LEN, check_cookie, make_cookie
 from abng.access.pppoe.ratelimit import RateLimiter
 
 MIN_SESSION_ID = 1
@@ -41,6 +43,12 @@ _SERVICE_NAME, _AC_NAME, _HOST_UNIQ, _AC_COOKIE, _RELAY_SESSION_ID, _PPP_MAX_PAY
     )
 )
 _H = struct.Struct("!H")
+_HH = struct.Struct("!HH")
+_HDR = struct.Struct("!BBHH")
+_VER_TYPE = 0x11
+_tuple_new: Callable[[Any, tuple[Any, ...]], Any] = tuple.__new__
+_MAX_PAYLOAD_HEAD = _HH.pack(_PPP_MAX_PAYLOAD, 2)
+_COOKIE_HEAD = _HH.pack(_AC_COOKIE, COOKIE_LEN)  # make_cookie always gives COOKIE_LEN bytes
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +76,10 @@ class DiscoveryConfig:
             raise ValueError(f"max_sessions must be within 1..{MAX_SESSION_ID}")
 
 
-@dataclass(frozen=True, slots=True)
-class NewSession:
+class NewSession(NamedTuple):
+    """A session created by a valid PADR (an immutable named tuple: one is made per session and
+    kept for its lifetime; a tuple is built in a third of a frozen dataclass's time)."""
+
     session_id: int
     peer_mac: bytes
     vlans: tuple[int, ...]
@@ -77,15 +87,59 @@ class NewSession:
     host_uniq: bytes | None = None
     relay_session_id: bytes | None = None
     max_payload: int | None = None  # RFC 4638 value agreed in PADS, None when not negotiated
-    cookie: bytes = field(default=b"", repr=False)
+    cookie: bytes = b""
+
+    def __repr__(self) -> str:  # the cookie stays out of log lines, as before
+        return (
+            f"NewSession(session_id={self.session_id!r}, peer_mac={self.peer_mac!r}, "
+            f"vlans={self.vlans!r}, service_name={self.service_name!r}, host_uniq={self.host_uniq!r}, "
+            f"relay_session_id={self.relay_session_id!r}, max_payload={self.max_payload!r})"
+        )
 
 
-@dataclass(frozen=True, slots=True)
-class DiscoveryResult:
+class DiscoveryResult(NamedTuple):
     reply: bytes | None = None
     new_session: NewSession | None = None
     terminated: int | None = None
     drop_reason: str | None = None
+
+
+def _reply(reply: bytes) -> DiscoveryResult:
+    res: DiscoveryResult = _tuple_new(DiscoveryResult, (reply, None, None, None))
+    return res
+
+
+_DROPS: dict[str, DiscoveryResult] = {}  # results are immutable: one per drop reason, shared
+
+
+class _Tags:
+    """The tags discovery looks at: the first of each type (RFC 2516: later duplicates are
+    ignored), found in one pass instead of one ``PPPoEPacket.tag`` scan each."""
+
+    __slots__ = ("cookie", "host_uniq", "max_payload", "relay", "service")
+
+    def __init__(self, tags: tuple[tuple[int, bytes], ...]) -> None:
+        service = host_uniq = relay = max_payload = cookie = None
+        for t, v in tags:
+            if t == _SERVICE_NAME:
+                if service is None:
+                    service = v
+            elif t == _HOST_UNIQ:
+                if host_uniq is None:
+                    host_uniq = v
+            elif t == _AC_COOKIE:
+                if cookie is None:
+                    cookie = v
+            elif t == _RELAY_SESSION_ID:
+                if relay is None:
+                    relay = v
+            elif t == _PPP_MAX_PAYLOAD and max_payload is None:
+                max_payload = v
+        self.service: bytes | None = service
+        self.host_uniq: bytes | None = host_uniq
+        self.relay: bytes | None = relay
+        self.max_payload: bytes | None = max_payload
+        self.cookie: bytes | None = cookie
 
 
 class DiscoveryServer:
@@ -104,13 +158,19 @@ class DiscoveryServer:
             config.padi_burst_global,
             config.rate_table_size,
         )
+        self._encoded_for: DiscoveryConfig | None = None  # the config _ac_name_tag was made for
+        self._ac_name_tag = b""
 
     def _count(self, key: str) -> None:
         self.counters[key] = self.counters.get(key, 0) + 1
 
     def _drop(self, reason: str) -> DiscoveryResult:
-        self._count(f"drop_{reason}")
-        return DiscoveryResult(drop_reason=reason)
+        key = "drop_" + reason
+        self.counters[key] = self.counters.get(key, 0) + 1
+        res = _DROPS.get(reason)
+        if res is None:
+            res = _DROPS[reason] = _tuple_new(DiscoveryResult, (None, None, None, reason))
+        return res
 
     def handle(
         self,
@@ -131,15 +191,17 @@ class DiscoveryServer:
             pkt = decode(payload)
         except DecodeError as exc:
             return self._drop(exc.reason)
-        code = pkt.code
-        self._count(_RX_KEYS.get(code, "rx_unknown"))
+        code = pkt[0]
+        counters = self.counters
+        key = _RX_KEYS.get(code, "rx_unknown")
+        counters[key] = counters.get(key, 0) + 1
         if code == _PADT:
             return self._padt(pkt, peer_mac, vlans)
         if code != _PADI and code != _PADR:
             return self._drop("unexpected_code")
         if code == _PADR and ours is not None and dst_mac is not None and dst_mac != ours:
             return self._drop("not_for_us")  # a broadcast PADR is not addressed to us either
-        if pkt.session_id != 0:
+        if pkt[1] != 0:
             return self._drop("nonzero_session_id")  # RFC 2516 §5.1/§5.3
         limited = self._limiter.allow(peer_mac, now)
         if limited is not None:
@@ -150,42 +212,58 @@ class DiscoveryServer:
 
     def _service(self, pkt: PPPoEPacket) -> str | None:
         """The requested Service-Name if we offer it, else None."""
-        raw = pkt.tag(_SERVICE_NAME)
-        name = (raw or b"").decode("utf-8", errors="replace")
-        if not self.config.service_names or name == "" or name in self.config.service_names:
+        return self._service_of(pkt.tag(_SERVICE_NAME))
+
+    def _service_of(self, raw: bytes | None) -> str | None:
+        name = raw.decode("utf-8", "replace") if raw else ""
+        if not name or not self.config.service_names or name in self.config.service_names:
             return name
         return None
 
     def _max_payload(self, pkt: PPPoEPacket) -> int | None:
-        raw = pkt.tag(_PPP_MAX_PAYLOAD)
-        value = u16(raw) if raw is not None else None
-        if value is None or value <= STANDARD_PAYLOAD or self.config.max_payload <= STANDARD_PAYLOAD:
+        return self._max_payload_of(pkt.tag(_PPP_MAX_PAYLOAD))
+
+    def _max_payload_of(self, raw: bytes | None) -> int | None:
+        if raw is None or len(raw) != 2:
+            return None
+        value: int = _H.unpack(raw)[0]
+        if value <= STANDARD_PAYLOAD or self.config.max_payload <= STANDARD_PAYLOAD:
             return None  # RFC 4638 §4: only for values above 1492
         return min(value, self.config.max_payload)
 
-    def _echo_tags(self, pkt: PPPoEPacket, service: str, max_payload: int | None) -> list[tuple[int, bytes]]:
-        tags: list[tuple[int, bytes]] = [(_SERVICE_NAME, service.encode())]
-        for t in (_HOST_UNIQ, _RELAY_SESSION_ID):
-            value = pkt.tag(t)
-            if value is not None:
-                tags.append((t, value))
+    def _echo_tags(self, tags: _Tags, service: str, max_payload: int | None) -> bytes:
+        """Service-Name, Host-Uniq, Relay-Session-Id and PPP-Max-Payload of a PADO/PADS, encoded."""
+        sn = service.encode()
+        body = _HH.pack(_SERVICE_NAME, len(sn)) + sn
+        if tags.host_uniq is not None:
+            body += _HH.pack(_HOST_UNIQ, len(tags.host_uniq)) + tags.host_uniq
+        if tags.relay is not None:
+            body += _HH.pack(_RELAY_SESSION_ID, len(tags.relay)) + tags.relay
         if max_payload is not None:
-            tags.append((_PPP_MAX_PAYLOAD, _H.pack(max_payload)))
-        return tags
+            body += _MAX_PAYLOAD_HEAD + _H.pack(max_payload)
+        return body
 
     def _padi(self, pkt: PPPoEPacket, peer_mac: bytes, vlans: tuple[int, ...], now: float) -> DiscoveryResult:
-        if not pkt.has(_SERVICE_NAME):
+        tags = _Tags(pkt[2])
+        if tags.service is None:
             return self._drop("no_service_name")  # RFC 2516 §5.1: exactly one Service-Name
-        service = self._service(pkt)
+        service = self._service_of(tags.service)
         if service is None:
             return self._drop("service_not_offered")  # §5.2: an AC that cannot serve stays silent
         cfg = self.config
+        if cfg is not self._encoded_for:
+            name = cfg.ac_name.encode()
+            self._ac_name_tag = _HH.pack(_AC_NAME, len(name)) + name
+            self._encoded_for = cfg
         self._nonce += 1
         cookie = make_cookie(cfg.cookie_secret, peer_mac, vlans, now, cfg.cookie_lifetime, self._nonce)
-        tags = [(_AC_NAME, cfg.ac_name.encode()), *self._echo_tags(pkt, service, self._max_payload(pkt))]
-        tags.append((_AC_COOKIE, cookie))
-        self._count("tx_PADO")
-        return DiscoveryResult(reply=PPPoEPacket(_PADO, 0, tuple(tags)).encode())
+        max_payload = self._max_payload_of(tags.max_payload) if tags.max_payload is not None else None
+        # tags in this order: AC-Name, Service-Name, Host-Uniq, Relay-Session-Id, PPP-Max-Payload,
+        # AC-Cookie (what PPPoEPacket(PADO, 0, tags).encode() gave)
+        body = self._ac_name_tag + self._echo_tags(tags, service, max_payload) + _COOKIE_HEAD + cookie
+        counters = self.counters
+        counters["tx_PADO"] = counters.get("tx_PADO", 0) + 1
+        return _reply(_HDR.pack(_VER_TYPE, _PADO, 0, len(body)) + body)
 
     def _pads_error(self, pkt: PPPoEPacket, tag: int, text: str) -> DiscoveryResult:
         tags = [(tag, text.encode())]
@@ -194,11 +272,12 @@ class DiscoveryServer:
             if value is not None:
                 tags.append((t, value))
         self._count(f"tx_PADS_{Tag(tag).name}")
-        return DiscoveryResult(reply=PPPoEPacket(Code.PADS, 0, tuple(tags)).encode())
+        return _reply(PPPoEPacket(Code.PADS, 0, tuple(tags)).encode())
 
     def _padr(self, pkt: PPPoEPacket, peer_mac: bytes, vlans: tuple[int, ...], now: float) -> DiscoveryResult:
         cfg = self.config
-        cookie = pkt.tag(_AC_COOKIE)
+        tags = _Tags(pkt[2])
+        cookie = tags.cookie
         if cookie is None:
             return self._drop("no_cookie")
         bad = check_cookie(cfg.cookie_secret, cookie, peer_mac, vlans, now, cfg.cookie_lifetime)
@@ -208,28 +287,32 @@ class DiscoveryServer:
         if existing is not None:
             # Our PADS got lost and the client repeats its PADR: same answer, no new session.
             self._count("padr_replay")
-            return DiscoveryResult(reply=self._pads(self.sessions[existing]))
-        if not pkt.has(_SERVICE_NAME):
+            return _reply(self._pads(self.sessions[existing]))
+        if tags.service is None:
             return self._drop("no_service_name")
-        service = self._service(pkt)
+        service = self._service_of(tags.service)
         if service is None:
             return self._pads_error(pkt, Tag.SERVICE_NAME_ERROR, "service not offered")
         if len(self.sessions) >= cfg.max_sessions:
             return self._pads_error(pkt, Tag.AC_SYSTEM_ERROR, "session limit reached")
-        if self._per_mac.get(peer_mac, 0) >= cfg.max_sessions_per_mac:
+        per_mac = self._per_mac.get(peer_mac, 0)
+        if per_mac >= cfg.max_sessions_per_mac:
             return self._pads_error(pkt, Tag.AC_SYSTEM_ERROR, "too many sessions for this MAC")
-        session = NewSession(
-            self._allocate(),
-            peer_mac,
-            vlans,
-            service,
-            pkt.tag(_HOST_UNIQ),
-            pkt.tag(_RELAY_SESSION_ID),
-            self._max_payload(pkt),
-            cookie,
+        max_payload = self._max_payload_of(tags.max_payload) if tags.max_payload is not None else None
+        sid = self._allocate()
+        session: NewSession = _tuple_new(
+            NewSession, (sid, peer_mac, vlans, service, tags.host_uniq, tags.relay, max_payload, cookie)
         )
-        self.restore(session)
-        return DiscoveryResult(reply=self._pads(session), new_session=session)
+        # = self.restore(session): the id is free and in range (just allocated), the cookie is set
+        self.sessions[sid] = session
+        self._by_cookie[cookie] = sid
+        self._per_mac[peer_mac] = per_mac + 1
+        body = self._echo_tags(tags, service, max_payload)  # = _pads(session), tags in that order
+        counters = self.counters
+        counters["tx_PADS"] = counters.get("tx_PADS", 0) + 1
+        reply = _HDR.pack(_VER_TYPE, _PADS, sid, len(body)) + body
+        res: DiscoveryResult = _tuple_new(DiscoveryResult, (reply, session, None, None))
+        return res
 
     def _pads(self, s: NewSession) -> bytes:
         tags: list[tuple[int, bytes]] = [(_SERVICE_NAME, s.service_name.encode())]
@@ -267,7 +350,8 @@ class DiscoveryServer:
         if s is None or s.peer_mac != peer_mac or s.vlans != vlans:
             return self._drop("padt_unknown_session")
         self.release(pkt.session_id, peer_mac)
-        return DiscoveryResult(terminated=pkt.session_id)
+        res: DiscoveryResult = _tuple_new(DiscoveryResult, (None, None, pkt.session_id, None))
+        return res
 
     def padt(self, session_id: int, peer_mac: bytes, reason: str = "") -> bytes:
         """Our PADT for a session (releases it).  ``reason`` goes into a Generic-Error tag."""

@@ -28,7 +28,11 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """A global bucket plus one bucket per key (MAC).  ``rate <= 0`` disables that limit."""
+    """A global bucket plus one bucket per key (MAC).  ``rate <= 0`` disables that limit.
+
+    A key's bucket is only kept while it is below its burst: a bucket that has refilled to the
+    burst behaves exactly like the new bucket a first packet gets, so quiet keys are forgotten
+    (the least recently used one or two are looked at whenever a key is added)."""
 
     def __init__(
         self, per_key_rate: float, per_key_burst: float, global_rate: float, global_burst: float, size: int
@@ -44,16 +48,30 @@ class RateLimiter:
     def allow(self, key: bytes, now: float) -> str | None:
         """None if allowed, else the drop reason."""
         if self.per_key_rate > 0:
-            bucket = self.keys.get(key)
+            keys = self.keys
+            bucket = keys.get(key)
             if bucket is None:
+                self._forget_full(now)
                 bucket = TokenBucket(self.per_key_rate, self.per_key_burst, self.per_key_burst, now)
-                self.keys[key] = bucket
-                if len(self.keys) > self.size:
-                    self.keys.popitem(last=False)
+                keys[key] = bucket
+                if len(keys) > self.size:
+                    keys.popitem(last=False)
             else:
-                self.keys.move_to_end(key)
+                keys.move_to_end(key)
             if not bucket.take(now):
                 return "rate_limited_mac"
         if self.global_bucket is not None and not self.global_bucket.take(now):
             return "rate_limited_global"
         return None
+
+    def _forget_full(self, now: float) -> None:
+        """Drop the least recently used buckets (up to two) that have refilled to their burst."""
+        keys = self.keys
+        for _ in range(2):
+            if not keys:
+                return
+            oldest = next(iter(keys))
+            b = keys[oldest]
+            if b.tokens + (now - b.last) * b.rate < b.burst:
+                return
+            del keys[oldest]
