@@ -26,6 +26,7 @@ import pstats
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -86,7 +87,14 @@ def policy_hook(mgr: SessionManager, tasks: TaskSet) -> PolicyService:
     return svc
 
 
-async def _run(n: int, batch: int, tmp: Path, profile: cProfile.Profile | None, full: bool = False) -> float:
+def _census() -> Counter[str]:
+    gc.collect()
+    return Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
+
+
+async def _run(
+    n: int, batch: int, tmp: Path, profile: cProfile.Profile | None, full: bool = False, objects: bool = False
+) -> float:
     users = tuple(
         LocalSubscriber(username=f"user{i}", password=f"pw{i}", rate_down="100mbit", rate_up="20mbit")
         for i in range(n)
@@ -99,6 +107,7 @@ async def _run(n: int, batch: int, tmp: Path, profile: cProfile.Profile | None, 
     if svc is None:
         mgr.register_hook(WaitingHook())
     dp = Datapath(b"\x02\x00\x00\x00\x00\x01")
+    before = _census() if objects else None
 
     async def one(i: int) -> None:
         iface = f"trunk0.{100 + i // 4000}.{1 + i % 4000}"
@@ -135,6 +144,11 @@ async def _run(n: int, batch: int, tmp: Path, profile: cProfile.Profile | None, 
             profile.disable()
         cpu += time.thread_time() - c0
     assert len(mgr.table) == n and tasks.crashes == 0
+    if before is not None:
+        kept = _census() - before
+        print(f"GC-tracked objects kept per session: {sum(kept.values()) / n:.2f}")
+        for name, count in kept.most_common(12):
+            print(f"  {count / n:6.2f} {name}")
     if svc is not None:
         assert len(svc.applied) == n
         svc._executor.shutdown()
@@ -143,9 +157,11 @@ async def _run(n: int, batch: int, tmp: Path, profile: cProfile.Profile | None, 
     return cpu / n * 1e6
 
 
-def run(n: int, batch: int, profile: cProfile.Profile | None = None, full: bool = False) -> float:
+def run(
+    n: int, batch: int, profile: cProfile.Profile | None = None, full: bool = False, objects: bool = False
+) -> float:
     with tempfile.TemporaryDirectory(prefix="abng-gluebench-") as d:
-        return asyncio.run(_run(n, batch, Path(d), profile, full))
+        return asyncio.run(_run(n, batch, Path(d), profile, full, objects))
 
 
 def main() -> None:
@@ -155,7 +171,11 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="runs (the best is reported)")
     ap.add_argument("--full", action="store_true", help="eager start and the real policy hook")
     ap.add_argument("--profile", action="store_true", help="cProfile one run")
+    ap.add_argument("--objects", action="store_true", help="count the objects kept per session (one run)")
     args = ap.parse_args()
+    if args.objects:
+        run(args.n, args.outstanding, full=args.full, objects=True)
+        return
     if args.profile:
         prof = cProfile.Profile()
         run(args.n, args.outstanding, prof, args.full)

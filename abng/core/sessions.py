@@ -18,6 +18,8 @@ from collections import Counter, deque
 from collections.abc import Callable
 from typing import Any
 
+from abng.config.rates import MAX_RATE_BPS as _MAX_RATE
+from abng.config.rates import MIN_RATE_BPS as _MIN_RATE
 from abng.config.rates import parse_rate
 from abng.core.events import EventBus, EventName
 from abng.core.hooks import Disconnector, SessionHook
@@ -46,6 +48,8 @@ SETTABLE = frozenset(
         "idle_timeout", "lease_time", "interim_interval", "access_data", "radius_attributes",
     }
 )  # fmt: skip
+#: fields _apply checks (rates parsed, address not in use by another session)
+_CHECKED = frozenset({"rate_down", "rate_up", "ip_address"})
 #: settable fields the session index is keyed on (SessionIndex.keys; access_interface is not settable)
 _INDEXED = frozenset({"ip_address", "username", "ppp_interface"})
 
@@ -379,13 +383,15 @@ class SessionManager:
     def _apply(self, s: Session, fields: dict[str, Any]) -> None:
         if not SETTABLE.issuperset(fields):
             raise SessionError(f"cannot set {sorted(set(fields) - SETTABLE)} on a session")
-        for key in _RATES:
-            value = fields.get(key)
-            if value is not None:
-                fields[key] = parse_rate(value)
-        ip = fields.get("ip_address")
-        if ip and (owner := self.table.ip_owner(ip)) not in (None, s.id):
-            raise SessionError(f"address {ip} is in use by session {owner}")
+        if not _CHECKED.isdisjoint(fields):
+            for key in _RATES:
+                value = fields.get(key)
+                # an int already in range is what parse_rate would return (bool is not int)
+                if value is not None and not (value.__class__ is int and _MIN_RATE <= value <= _MAX_RATE):
+                    fields[key] = parse_rate(value)
+            ip = fields.get("ip_address")
+            if ip and (owner := self.table.ip_owner(ip)) not in (None, s.id):
+                raise SessionError(f"address {ip} is in use by session {owner}")
         if _INDEXED.isdisjoint(fields):  # no index key changes (access_data, rates...)
             for key, value in fields.items():
                 setattr(s, key, value)

@@ -134,7 +134,8 @@ class SessionStore:
     # ---- write-behind -------------------------------------------------------------------------
     def mark(self, session: Session) -> None:
         self._dirty[session.id] = session
-        self._deleted.discard(session.id)
+        if self._deleted:
+            self._deleted.discard(session.id)
 
     def end(self, session: Session) -> None:
         """``session`` left the active table: delete its row, append it to the history."""

@@ -44,10 +44,9 @@ PROTOCOLS = {2: "kernel", 3: "boot", 4: "static", RTPROT_ABNG: "abng"}
 
 
 # Shape, Want and Outcome are NamedTuples (immutable, compared by value, as the frozen
-# dataclasses they replace): one is built per session on abngd's loop and in the worker process,
-# and Shape/Want stay alive per session (PolicyService.applied).  A tuple is built in one call
-# (no object.__setattr__ per field), and the garbage collector stops tracking a tuple of plain
-# values: a kept Want is no GC work.
+# dataclasses they replace): one Want is built per session on abngd's loop and again in the
+# worker process, and one Outcome per intent; a tuple is built in one call, without one
+# object.__setattr__ per field.
 
 
 class Shape(NamedTuple):

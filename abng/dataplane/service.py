@@ -34,6 +34,7 @@ meanwhile wait for it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections import Counter
 from collections.abc import Callable
@@ -127,6 +128,8 @@ class PolicyService:
         self._queue: list[tuple[Op, asyncio.Future[Outcome]]] = []
         self._wake = asyncio.Event()
         self._defaults: tuple[Any, int | None, int | None] = (None, None, None)
+        #: Shapes by value (a handful of rate plans): sessions share them instead of keeping one each
+        self._shapes: dict[tuple[int, int, int, int], Shape] = {}
         #: held by each batch and by a restart of the worker process (batches wait for it)
         self._lock = asyncio.Lock()
         self._reviver: asyncio.Task[None] | None = None
@@ -353,7 +356,13 @@ class PolicyService:
             self.daemon.bus.publish(EventName.ERROR, {"message": msg, "session_id": s.id})
             prof = q.overhead_profiles.get(q.default_overhead_profile)
         overhead, mpu = (prof.overhead, prof.mpu) if prof is not None else (0, 0)
-        return Shape(down or MAX_RATE_BPS, up or MAX_RATE_BPS, overhead, mpu)
+        key = (down or MAX_RATE_BPS, up or MAX_RATE_BPS, overhead, mpu)
+        shape = self._shapes.get(key)
+        if shape is None:
+            if len(self._shapes) >= 4096:
+                self._shapes.clear()
+            shape = self._shapes[key] = Shape(*key)
+        return shape
 
     def defaults(self) -> tuple[int | None, int | None]:
         """``qos.default_down/up`` in bps (None when QoS is off), parsed once per commit."""
@@ -376,7 +385,22 @@ class PolicyService:
         enabled = bool(q.enabled)
         default_down, default_up = self.defaults()
         default_overhead = q.default_overhead_profile if enabled else None
-        old = list(s.access_data.get(DEFAULTS_KEY, ()))
+        stored = s.access_data.get(DEFAULTS_KEY)
+        if not stored and not explicit:  # a new session: only directions without a value get marked
+            if not enabled:
+                return
+            new: dict[str, Any] = {}
+            if s.rate_down is None and default_down is not None:
+                new["rate_down"] = default_down
+            if s.rate_up is None and default_up is not None:
+                new["rate_up"] = default_up
+            if s.overhead_profile is None and default_overhead is not None:
+                new["overhead_profile"] = default_overhead
+            if new:
+                new["access_data"] = {**s.access_data, DEFAULTS_KEY: _MARKS[tuple(new)]}
+                self.mgr.update(s.id, **new)
+            return
+        old = list(stored or ())
         marked = old.copy()
         fields: dict[str, Any] = {}
         for d, attr, value, default in (
@@ -391,7 +415,7 @@ class PolicyService:
             if d in marked and value != default:
                 fields[attr] = default
         if marked != old:
-            fields["access_data"] = {**s.access_data, DEFAULTS_KEY: marked}
+            fields["access_data"] = {**s.access_data, DEFAULTS_KEY: _marks(marked)}
         if fields:
             self.mgr.update(s.id, **fields)
 
@@ -418,9 +442,9 @@ class PolicyService:
         """Book an outcome; returns 1 if it failed (restored sessions are kept regardless)."""
         if out.pending:
             self.pending.add(s.id)
-        else:
+        elif self.pending:
             self.pending.discard(s.id)
-        if not out.ok:
+        if out.errno:  # not out.ok
             self.stats["errors"] += 1
             msg = f"policy for session {s.id} ({s.ip_address}): {out.detail} (errno {out.errno})"
             if restored:
@@ -540,6 +564,21 @@ class PolicyHook(BaseSessionHook):
         out = await self.svc.submit(Down(want))
         if not out.ok:
             raise PolicyError(f"policy removal for session {session.id}: {out.detail} (errno {out.errno})")
+
+
+def _marks(marked: list[str]) -> tuple[str, ...]:
+    """The ``access_data[DEFAULTS_KEY]`` value: one shared tuple per combination (JSON: a list)."""
+    return _BY_MARKS.setdefault(tuple(marked), tuple(marked))
+
+
+_BY_MARKS: dict[tuple[str, ...], tuple[str, ...]] = {}
+_REFLECTED = (("rate_down", "down"), ("rate_up", "up"), ("overhead_profile", OVERHEAD))
+#: a new session's marks by the fields reflect_defaults sets for it (in _REFLECTED order)
+_MARKS = {
+    tuple(f for f, _ in chosen): _marks([d for _, d in chosen])
+    for n in range(len(_REFLECTED) + 1)
+    for chosen in itertools.combinations(_REFLECTED, n)
+}
 
 
 def _rate(value: Any) -> int | None:
