@@ -32,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from abng.access.frames import TPID_8021AD, TPID_8021Q, VlanTag
+from abng.access.frames import TPID_8021AD, TPID_8021Q, VlanTag, intern_tag
 
 if TYPE_CHECKING:
     from abng.config.schema_access import Demux as DemuxConfig
@@ -214,6 +214,7 @@ class Demux:
     _per_profile: Counter[str] = field(default_factory=Counter)
     _created: list[AccessInterface] = field(default_factory=list)
     _next_cleanup: float | None = None
+    _trunk_iface: AccessInterface | None = None
 
     @classmethod
     def from_config(cls, trunk: str, cfg: DemuxConfig) -> Demux:
@@ -222,7 +223,11 @@ class Demux:
 
     @property
     def trunk_interface(self) -> AccessInterface:
-        return AccessInterface(self.trunk, self.trunk, self.trunk, (), self.services_when_disabled, None)
+        iface = self._trunk_iface  # immutable: one object while trunk and services stay the same
+        if iface is None or iface.name != self.trunk or iface.services != self.services_when_disabled:
+            iface = AccessInterface(self.trunk, self.trunk, self.trunk, (), self.services_when_disabled, None)
+            self._trunk_iface = iface
+        return iface
 
     # -- receive path ------------------------------------------------------------------------
     def classify(
@@ -256,7 +261,22 @@ class Demux:
         if not bucket.take(now):
             return self._drop("rate_limited")
         del self._candidates[vids]
-        return self._create(profile, tuple(tags), now)
+        return self._create(profile, tuple(tags), now, vids)
+
+    def seen(self, vids: tuple[int, ...], now: float) -> AccessInterface | None:
+        """What ``classify`` returns for a frame with VLAN ids ``vids`` when that is an existing
+        access interface (its frame count and last-seen time move on as there); None, with
+        nothing done, when ``classify`` would create, drop or need the tags themselves."""
+        if not vids:
+            return self.trunk_interface if not self.enabled or self.untagged else None
+        if not self.enabled:
+            return None
+        entry = self._ifaces.get(vids)
+        if entry is None:
+            return None
+        entry.last_seen = now
+        entry.frames += 1
+        return entry.iface
 
     def _confirmed(self, vids: tuple[int, ...], profile: Profile, now: float) -> bool:
         seen = self._candidates.pop(vids, [])
@@ -268,9 +288,14 @@ class Demux:
             self.counters["candidates_evicted"] += 1
         return len(seen) >= profile.require_packets
 
-    def _create(self, profile: Profile, tags: tuple[VlanTag, ...], now: float) -> AccessInterface:
-        clean = tuple([VlanTag(t.tpid, t.vid) for t in tags])  # PCP/DEI are per frame, not identity
-        vids = tuple([t.vid for t in clean])  # == iface.vids
+    def _create(
+        self, profile: Profile, tags: tuple[VlanTag, ...], now: float, vids: tuple[int, ...]
+    ) -> AccessInterface:
+        # PCP/DEI are per frame, not identity; the tags and the tuples are shared objects (the
+        # frame's own stack when its PCP/DEI are 0, as they mostly are)
+        clean = tuple([intern_tag(t.tpid, t.vid) for t in tags])
+        if clean == tags:
+            clean = tags
         name = logical_name(self.trunk, vids)
         iface = AccessInterface(
             name, kernel_ifname(name), self.trunk, clean, profile.services, profile.name, now

@@ -58,7 +58,8 @@ _TAG_CACHE: dict[int, VlanTag] = {}
 _TAG_CACHE_MAX = 1 << 16
 
 
-def _tag(tpid: int, tci: int) -> VlanTag:
+def intern_tag(tpid: int, tci: int) -> VlanTag:
+    """``VlanTag.from_tci(tpid, tci)``, one shared object per (tpid, tci) (tags are immutable)."""
     key = tpid << 16 | tci
     tag = _TAG_CACHE.get(key)
     if tag is None:
@@ -118,7 +119,7 @@ def parse_frame(data: bytes | bytearray | memoryview) -> EthernetFrame:
     stack = _STACKS.get(raw)
     if stack is None:
         tags = tuple(
-            _tag(raw[i] << 8 | raw[i + 1], raw[i + 2] << 8 | raw[i + 3]) for i in range(0, len(raw), 4)
+            intern_tag(raw[i] << 8 | raw[i + 1], raw[i + 2] << 8 | raw[i + 3]) for i in range(0, len(raw), 4)
         )
         stack = (tags, tuple(t.vid for t in tags))
         if len(_STACKS) < _STACKS_MAX:

@@ -250,6 +250,9 @@ class PacketIO:
             return data
 
     def recv_batch(self, limit: int | None = None) -> list[bytes]:
+        ring = self._ring
+        if ring is not None:
+            return ring.read(limit or self.batch, self.counters)
         out: list[bytes] = []
         recv = self.recv
         for _ in range(limit or self.batch):
@@ -296,24 +299,46 @@ class PacketIO:
         self._loop = None
 
     def _readable(self, on_frame: FrameHandler) -> None:
+        frames = self.recv_batch()
+        if not frames:
+            return
         deferred: list[bytes] = []
         self._deferred = deferred
+        ifindex = self.ifindex
+        handled = 0
         try:
-            for i, frame in enumerate(self.recv_batch(), 1):
+            for frame in frames:
                 try:
-                    on_frame(frame, self.ifindex)
+                    on_frame(frame, ifindex)
                 except Exception:
                     self.counters.handler_errors += 1
                     log.exception("frame handler failed on %s", self.ifname)
-                if not i % FLUSH_EVERY:
-                    self._flush(deferred)
+                handled += 1
+                if handled == FLUSH_EVERY:
+                    handled = 0
+                    if deferred:
+                        self._flush(deferred)
         finally:
             self._deferred = None
-            self._flush(deferred)
+            if deferred:
+                self._flush(deferred)
 
     def _flush(self, deferred: list[bytes]) -> None:
-        """Send the queued frames in order (dropped if a handler closed the socket meanwhile)."""
-        if deferred and self._sock is not None:
+        """Send the queued frames in order (dropped if a handler closed the socket meanwhile);
+        each as `_send_now` would, the counters added once."""
+        sock = self._sock
+        if deferred and sock is not None:
+            send = sock.send
+            sent = nbytes = 0
             for frame in deferred:
-                self._send_now(frame)
+                try:
+                    send(frame)
+                except OSError as exc:
+                    self.counters.errors += 1
+                    log.debug("send on %s failed: %s", self.ifname, exc)
+                    continue
+                sent += 1
+                nbytes += len(frame)
+            self.counters.tx += sent
+            self.counters.tx_bytes += nbytes
         deferred.clear()

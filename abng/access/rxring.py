@@ -27,7 +27,7 @@ import socket
 import struct
 from typing import Protocol
 
-from abng.access.frames import DecodeError, insert_outer_tag
+from abng.access.frames import TPID_8021Q, insert_outer_tag
 
 SOL_PACKET = 263
 PACKET_VERSION = 10
@@ -43,6 +43,11 @@ _HDR_UNPACK = _HDR.unpack_from
 _PKTTYPE = 32 + 10  # TPACKET_ALIGN(32) + offsetof(struct sockaddr_ll, sll_pkttype)
 _REQ = struct.Struct("=IIII")  # struct tpacket_req: block_size, block_nr, frame_size, frame_nr
 _RELEASE = bytes(4)
+_TAG_PACK_INTO = struct.Struct("!HH").pack_into
+_TPID_8021Q = TPID_8021Q
+#: the smallest frame offset (tp_mac) with room for the outer tag before the frame and behind
+#: the slot header: the kernel's is TPACKET_ALIGN(52) + 16 - 14 = 66 or more
+_IN_PLACE = _HDR.size + 4
 #: Slot overhead before the frame: tpacket2_hdr (32), sockaddr_ll (20), alignment to 16 + room
 #: for the kernel's tp_mac offset (TPACKET_ALIGN(hdrlen) + 16 - ETH_HLEN), then the outer tag.
 _SLOT_OVERHEAD = 96
@@ -92,32 +97,63 @@ class RxRing:
 
     def next_frame(self, counters: RxCounters) -> bytes | None:
         """The next frame (tags inline), or None when the ring holds no more."""
+        frames = self.read(1, counters)
+        return frames[0] if frames else None
+
+    def read(self, limit: int, counters: RxCounters) -> list[bytes]:
+        """Up to `limit` frames (tags inline), oldest first: what `next_frame` would return, one
+        call per batch. The outer tag goes back inline in the slot itself (the MAC addresses
+        moved 4 bytes down into the slack before them, the tag written behind them), so each
+        frame is one copy out of the ring; counters are added once per batch."""
+        out: list[bytes] = []
         mm = self._map
         if mm is None:
-            return None
-        slot = self.slot
-        while True:
-            off = self._next * slot
-            status, length, snaplen, mac, _net, _sec, _nsec, tci, tpid = _HDR_UNPACK(mm, off)
+            return out
+        slot, slots, nxt = self.slot, self.slots, self._next
+        unpack, pack_tag, move, append = _HDR_UNPACK, _TAG_PACK_INTO, mm.move, out.append
+        rx = nbytes = outgoing = truncated = errors = 0
+        while rx < limit:
+            off = nxt * slot
+            status, length, snaplen, mac, _net, _sec, _nsec, tci, tpid = unpack(mm, off)
             if not status & TP_STATUS_USER:
-                return None
-            start = off + mac
-            frame = mm[start : start + snaplen]
-            pkttype = mm[off + _PKTTYPE]
-            mm[off : off + 4] = _RELEASE  # the slot goes back to the kernel once copied
-            self._next = (self._next + 1) % self.slots
-            if pkttype == PACKET_OUTGOING:
-                counters.dropped_outgoing += 1
-                continue
-            if snaplen < length:
-                counters.truncated += 1
-                continue
-            if status & TP_STATUS_VLAN_VALID:
-                try:  # no TPID reported: insert_outer_tag assumes 802.1Q
-                    frame = insert_outer_tag(frame, tpid if status & TP_STATUS_VLAN_TPID_VALID else 0, tci)
-                except DecodeError:  # shorter than two MACs, as on the recvmsg path
-                    counters.errors += 1
+                break
+            nxt += 1
+            if nxt == slots:
+                nxt = 0
+            if mm[off + _PKTTYPE] == PACKET_OUTGOING:
+                outgoing += 1
+            elif snaplen < length:
+                truncated += 1
+            else:
+                start = off + mac
+                if not status & TP_STATUS_VLAN_VALID:
+                    frame = mm[start : start + snaplen]
+                elif snaplen < 12:  # shorter than two MACs, as insert_outer_tag refuses it
+                    errors += 1
+                    mm[off : off + 4] = _RELEASE
                     continue
-            counters.rx += 1
-            counters.rx_bytes += len(frame)
-            return frame
+                elif mac >= _IN_PLACE:  # no TPID reported: 802.1Q, as insert_outer_tag assumes
+                    move(start - 4, start, 12)
+                    pack_tag(
+                        mm, start + 8, (tpid if status & TP_STATUS_VLAN_TPID_VALID else 0) or _TPID_8021Q, tci
+                    )
+                    frame = mm[start - 4 : start + snaplen]
+                else:  # no slack before the frame (never seen): the copying way
+                    frame = insert_outer_tag(
+                        mm[start : start + snaplen], tpid if status & TP_STATUS_VLAN_TPID_VALID else 0, tci
+                    )
+                append(frame)
+                rx += 1
+                nbytes += len(frame)
+            mm[off : off + 4] = _RELEASE  # the slot goes back to the kernel once copied
+        self._next = nxt
+        if rx:
+            counters.rx += rx
+            counters.rx_bytes += nbytes
+        if outgoing:
+            counters.dropped_outgoing += outgoing
+        if truncated:
+            counters.truncated += truncated
+        if errors:
+            counters.errors += errors
+        return out

@@ -90,6 +90,10 @@ class TrunkService:
         self.gateways = gateways(cfg)
         self.counters: Counter[str] = Counter()
         self.handlers: dict[int, FrameHandler] = {}
+        #: a protocol service's shortcut for the frames it recognises at once (PppoeService:
+        #: PPP control frames of known sessions), tried before the general path; it returns
+        #: False, having done nothing, for any other frame
+        self.fast: Callable[[bytes], bool] | None = None
         self.io: PacketIO | None = None
         self.tun: TunDevice | None = None
         self.datapath = Datapath(b"\x00" * 6, self.gateways)
@@ -162,6 +166,9 @@ class TrunkService:
 
     def on_frame(self, frame: bytes, ifindex: int) -> None:
         """One frame from the trunk: parsed once, then the data path, else the access protocols."""
+        fast = self.fast
+        if fast is not None and fast(frame):
+            return
         try:
             eth = parse_frame(frame)
         except DecodeError as exc:  # counted as the data path counts it
@@ -205,8 +212,12 @@ class TrunkService:
         try:
             handler(eth, iface, now)
         except Exception:
-            self.counters["handler_errors"] += 1
-            log.exception("access handler failed on %s", iface.name)
+            self.handler_failed(iface.name)
+
+    def handler_failed(self, iface: str) -> None:
+        """Count and log the exception being handled: an access handler failed (frame dropped)."""
+        self.counters["handler_errors"] += 1
+        log.exception("access handler failed on %s", iface)
 
     def on_tun_packet(self, packet: bytes) -> None:
         verdict = self.datapath.from_tun(packet)

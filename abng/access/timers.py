@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable
 log = logging.getLogger(__name__)
 
 TimerFn = Callable[[float], None]
+_heappush = heapq.heappush
 
 
 class Timers:
@@ -31,17 +32,20 @@ class Timers:
         self._armed_at: float | None = None
 
     def set(self, key: Hashable, when: float | None, fn: TimerFn) -> None:
+        due = self._due
         if when is None:
-            self._due.pop(key, None)
+            due.pop(key, None)
             return
-        current = self._due.get(key)
+        current = due.get(key)
         if current is not None and current[0] == when:
-            self._due[key] = (when, current[1], fn)
+            if current[2] is not fn:
+                due[key] = (when, current[1], fn)
             return
         seq = next(self._seq)
-        self._due[key] = (when, seq, fn)
-        heapq.heappush(self._heap, (when, seq, key))
-        if self._armed_at is None or when < self._armed_at:
+        due[key] = (when, seq, fn)
+        _heappush(self._heap, (when, seq, key))
+        armed = self._armed_at
+        if armed is None or when < armed:
             self._arm()
 
     def cancel(self, key: Hashable) -> None:

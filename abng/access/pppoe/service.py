@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,7 @@ from abng.access.frames import (
     parse_mac,
 )
 from abng.access.ipoe import activate_fields, tags_from_json, tags_to_json
-from abng.access.pppoe.codec import Code, PPPoEPacket, decode_session, session_frame
+from abng.access.pppoe.codec import Code, PPPoEPacket, decode_session
 from abng.access.pppoe.discovery import MAX_SESSION_ID, DiscoveryConfig, DiscoveryServer, NewSession
 from abng.core.eager import start_eagerly
 from abng.core.model import Session, SessionState, SessionType, TerminateReason
@@ -64,6 +65,15 @@ REASONS = {
     "nas_reboot": TerminateReason.NAS_REBOOT,
 }
 UNKNOWN_PADT_PER_SECOND = 100
+_TAG = struct.Struct("!HH").pack
+_LEN = struct.Struct("!H").pack
+_SESS_HEAD = struct.Struct("!HBBH")  # EtherType 0x8864, VER/TYPE 0x11, CODE 0, session id
+
+
+def _sess_head(sid: int) -> bytes:
+    return _SESS_HEAD.pack(ETH_P_PPPOE_SESS, 0x11, 0, sid)
+
+
 #: the PPP state kept for a restart (``access_data.ppp``: LCP/IPCP identifiers, echo id, magic
 #: numbers) is refreshed at most this often per session, only when it changed, through the
 #: store's write-behind (no write per echo)
@@ -86,9 +96,19 @@ class Sub:
     saved: dict[str, Any] | None = None  # the PPP state last written to access_data.ppp
     saved_at: float = 0.0
     timer_key: tuple[str, int] = ("ppp", 0)  # set by PppoeService._adopt, with on_timer
-    on_timer: Callable[[float], None] | None = None
-    head: bytes = b""  # Ethernet + VLAN header of our session frames to the peer (see _send_ppp)
+    on_timer: Callable[[float], None] | None = None  # the Sub itself (``__call__``), set by _adopt
+    #: Ethernet + VLAN + PPPoE header up to the session id of our session frames (see _send_ppp)
+    head: bytes = b""
     head_src: bytes = b""  # the trunk MAC ``head`` was built with
+    #: the peer's session frames start with this after the destination MAC (see fast_frame)
+    fast_key: bytes = b""
+    service: PppoeService | None = None  # set by _adopt: the timer callback's way back
+
+    def __call__(self, now: float) -> None:
+        """The session's timer (``Timers`` callback): one object per session, no closure."""
+        svc = self.service
+        if svc is not None:
+            svc._run(self, now, self.ppp.handle_timer, now)
 
 
 def discovery_config(cfg: Any, secret: bytes) -> DiscoveryConfig:
@@ -134,7 +154,13 @@ class PppoeService:
         self.subs: dict[int, Sub] = {}
         self.by_core: dict[int, int] = {}
         self._padt_window = (0, 0)
+        #: ``Sub.fast_key`` -> session, and how many keys there are of each length + 6 (the
+        #: offset of the PPPoE length field in the frame): the index of ``fast_frame``
+        self.fast: dict[bytes, Sub] = {}
+        self._fast_ends: dict[int, int] = {}
+        self._ends: tuple[int, ...] = ()
         trunk.register((ETH_P_PPPOE_DISC, ETH_P_PPPOE_SESS), self.on_frame)
+        trunk.fast = self.fast_frame
         self.mgr.register_disconnector(SessionType.PPPOE, self)
 
     @property
@@ -163,6 +189,71 @@ class PppoeService:
         if res.terminated is not None and (sub := self.subs.get(res.terminated)) is not None:
             self._run(sub, now, sub.ppp.lower_down, "user_request", now)
 
+    def fast_frame(self, frame: bytes) -> bool:
+        """A PPP control frame (LCP, PAP, CHAP, IPCP...: not IPv4) of a known session, handled
+        without the general path's objects; False, with nothing done, for any other frame.
+
+        Known means: the bytes after the destination MAC are a session's ``fast_key`` (its peer
+        MAC, the tag stack of its PADR, 0x8864, VER/TYPE 0x11, CODE 0 and its session id), so
+        the frame is a session frame whose source MAC and VLANs match the session, which is what
+        ``_session_frame`` checks. What the general path would do with such a frame is then,
+        step by step: the data path and the PPPoE codec accept its header (the length checks
+        below: ``pppoe_session_decap``, ``decode_session``), the data path leaves a non-IPv4
+        payload to us (``NOT_MINE``), the demux finds its access interface (``Demux.seen``:
+        its frame count and last-seen time move on; an unknown one takes the general path,
+        which creates or drops), the interface must offer PPPoE, and the payload goes to the
+        session's machine. Any frame that fails a check takes the general path untouched."""
+        keys = self.fast
+        for end in self._ends:
+            sub = keys.get(frame[6:end])
+            if sub is not None:
+                break
+        else:
+            return False
+        n = len(frame)
+        if n < end + 4:
+            return False
+        length = frame[end] << 8 | frame[end + 1]
+        if length < 2 or length > n - end - 2 or (frame[end + 2] == 0 and frame[end + 3] == 0x21):
+            return False  # bad lengths (counted drops) and IPv4 (the data path): the general path
+        trunk = self.trunk
+        now = trunk.clock()
+        iface = trunk.demux.seen(sub.ns.vlans, now)
+        if iface is None:
+            return False
+        if "pppoe" not in iface.services:
+            trunk.drop(f"no_service_{ETH_P_PPPOE_SESS:04x}")
+            return True
+        try:
+            self._receive(sub, frame[end + 2 : end + 2 + length], now)
+        except Exception:  # as TrunkService.control_frame counts a failing handler
+            trunk.handler_failed(iface.name)
+        return True
+
+    def _add_fast(self, sub: Sub) -> None:
+        ns = sub.ns
+        key = ns.peer_mac + b"".join([_TAG(t.tpid, t.tci) for t in sub.tags]) + _sess_head(ns.session_id)
+        old = self.fast.get(key)
+        if old is not None:
+            self._drop_fast(old)
+        sub.fast_key = key
+        self.fast[key] = sub
+        end = 6 + len(key)
+        self._fast_ends[end] = self._fast_ends.get(end, 0) + 1
+        if self._fast_ends[end] == 1:
+            self._ends = tuple(sorted(self._fast_ends))
+
+    def _drop_fast(self, sub: Sub) -> None:
+        key = sub.fast_key
+        if not key or self.fast.get(key) is not sub:
+            return
+        del self.fast[key]
+        end = 6 + len(key)
+        self._fast_ends[end] -= 1
+        if not self._fast_ends[end]:
+            del self._fast_ends[end]
+            self._ends = tuple(sorted(self._fast_ends))
+
     def _session_frame(self, eth: EthernetFrame, now: float) -> None:
         try:
             sid, payload = decode_session(eth.payload)
@@ -180,7 +271,7 @@ class PppoeService:
                 sent += 1
             self._padt_window = (second, sent)
             return
-        self._run(sub, now, sub.ppp.receive, payload, now)
+        self._receive(sub, payload, now)
 
     def _send_disc(self, dst: bytes, tags: tuple[VlanTag, ...], payload: bytes) -> None:
         self.trunk.send(build_frame(dst, self.trunk.datapath.trunk_mac, tags, ETH_P_PPPOE_DISC, payload))
@@ -195,48 +286,77 @@ class PppoeService:
         core = self.mgr.open(SessionType.PPPOE, "", format_mac(ns.peer_mac), iface, data)
         ppp = PPPSession(self.ppp_cfg.with_max_payload(ns.max_payload), os.urandom, now)
         sub = self._adopt(Sub(ns, tags, iface, ppp, core.id))
-        self._run(sub, now, lambda: self._send_ppp(sub, ppp.start(now)))
+        self._run(sub, now, self._start, sub, now)
+
+    def _start(self, sub: Sub, now: float) -> None:
+        self._send_ppp(sub, sub.ppp.start(now))
 
     def _adopt(self, sub: Sub) -> Sub:
         """Register ``sub`` and make its timer key and callback (once, not per frame)."""
         sid = sub.ns.session_id
         self.subs[sid], self.by_core[sub.core_id] = sub, sid
         sub.timer_key = ("ppp", sid)
-        sub.on_timer = lambda t: self._run(sub, t, sub.ppp.handle_timer, t)
+        sub.service = self
+        sub.on_timer = sub
+        self._add_fast(sub)
         return sub
 
     # ---- the machine, contained -----------------------------------------------------------------
+    def _receive(self, sub: Sub, payload: bytes, now: float) -> None:
+        """``_run(sub, now, sub.ppp.receive, payload, now)`` without the argument packing."""
+        try:
+            sub.ppp.receive(payload, now)
+            self._process(sub, now)
+        except Exception as exc:
+            self._failed(sub, exc)
+
     def _run(self, sub: Sub, now: float, fn: Callable[..., Any], *args: Any) -> None:
         """Call into one session's machine; a bug ends that session only (STYLE §5)."""
         try:
             fn(*args)
             self._process(sub, now)
         except Exception as exc:
-            self.counters["pppoe_internal_error"] += 1
-            log.exception(
-                "PPP session %d failed: %r", sub.ns.session_id, exc, extra={"session_id": sub.core_id}
-            )
-            self._send_disc(
-                sub.ns.peer_mac, sub.tags, self.discovery.padt(sub.ns.session_id, sub.ns.peer_mac)
-            )
-            self._end(sub, TerminateReason.NAS_ERROR)
+            self._failed(sub, exc)
+
+    def _failed(self, sub: Sub, exc: Exception) -> None:
+        """A bug in ``sub``'s machine: counted, logged, PADT, and that session ends."""
+        self.counters["pppoe_internal_error"] += 1
+        log.exception("PPP session %d failed: %r", sub.ns.session_id, exc, extra={"session_id": sub.core_id})
+        self._send_disc(sub.ns.peer_mac, sub.tags, self.discovery.padt(sub.ns.session_id, sub.ns.peer_mac))
+        self._end(sub, TerminateReason.NAS_ERROR)
 
     def _send_ppp(self, sub: Sub, payloads: list[bytes]) -> None:
         if not payloads:
             return
         mac = self.trunk.datapath.trunk_mac
         if sub.head_src != mac:
-            # build_frame(dst, src, tags, type, payload) == build_frame(dst, src, tags, type, b"") + payload
-            sub.head = build_frame(sub.ns.peer_mac, mac, sub.tags, ETH_P_PPPOE_SESS, b"")
+            # build_frame(dst, src, tags, type, b"") + session_frame(sid, p) == the whole frame;
+            # session_frame(sid, p) == VER/TYPE, CODE, session id, then len(p) and p
+            head = build_frame(sub.ns.peer_mac, mac, sub.tags, ETH_P_PPPOE_SESS, b"")
+            sub.head = head + _sess_head(sub.ns.session_id)[2:]
             sub.head_src = mac
-        head, sid, send = sub.head, sub.ns.session_id, self.trunk.send
+        head, send = sub.head, self.trunk.send
         for p in payloads:
-            send(head + session_frame(sid, p))
+            send(head + _LEN(len(p)) + p)
 
     def _process(self, sub: Sub, now: float) -> None:
-        self._send_ppp(sub, sub.ppp.take_output())
+        ppp = sub.ppp
+        out = ppp.take_output()
+        if out:
+            self._send_ppp(sub, out)
+        events = ppp.take_events()
+        if events:
+            self._events(sub, events)
+        if sub.saved is not None and not sub.gone and now - sub.saved_at >= PPP_STATE_REFRESH:
+            self._save_ppp(sub, now)
+        if sub.gone:
+            self.trunk.timers.cancel(sub.timer_key)
+        else:
+            self.trunk.timers.set(sub.timer_key, ppp.next_deadline(), sub)
+
+    def _events(self, sub: Sub, events: list[ev.Event]) -> None:
         spawn = self.trunk.daemon.tasks.spawn
-        for e in sub.ppp.take_events():
+        for e in events:
             if isinstance(e, ev.AuthRequest):
                 # local AAA answers without suspending: no task then (a RADIUS round trip gets one)
                 start_eagerly(spawn, f"ppp-auth-{sub.core_id}", self._authenticate(sub, e))
@@ -258,13 +378,6 @@ class PppoeService:
                 self._end(sub, sub.reason or TerminateReason.NAS_ERROR)
             elif isinstance(e, ev.EchoTimeout):
                 self.counters["ppp_echo_timeout"] += 1
-        if sub.saved is not None and not sub.gone and now - sub.saved_at >= PPP_STATE_REFRESH:
-            self._save_ppp(sub, now)
-        if sub.gone:
-            self.trunk.timers.cancel(sub.timer_key)
-        else:
-            assert sub.on_timer is not None  # set by _adopt
-            self.trunk.timers.set(sub.timer_key, sub.ppp.next_deadline(), sub.on_timer)
 
     def _save_ppp(self, sub: Sub, now: float) -> None:
         """Refresh ``access_data.ppp`` if the PPP state moved on since it was last written."""
@@ -363,6 +476,7 @@ class PppoeService:
             return
         sub.gone = True
         self.subs.pop(sub.ns.session_id, None)
+        self._drop_fast(sub)
         self.by_core.pop(sub.core_id, None)
         self.discovery.release(sub.ns.session_id, sub.ns.peer_mac)
         self.trunk.timers.cancel(("ppp", sub.ns.session_id))
