@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from abng.ppp.auth import auth_protocol_numbers, chap_md5
 from abng.ppp.codec import (
@@ -27,13 +28,12 @@ from abng.ppp.codec import (
     PapReply,
     PapRequest,
     decode_chap,
-    decode_control,
     decode_pap,
     encode_ppp,
-    split_protocol,
+    ppp_control,
 )
 from abng.ppp.events import IPv4Packet, LinkFinished, SessionDown
-from abng.ppp.fsm import Action, Negotiator, State, fsm_config
+from abng.ppp.fsm import Action, FsmConfig, Negotiator, State, fsm_config
 from abng.ppp.ipcp import IpcpClientPolicy, ip_str
 from abng.ppp.lcp import Lcp, LcpPolicy
 
@@ -53,8 +53,9 @@ class ClientConfig:
     max_failure: int = 5
 
 
-@dataclass(frozen=True, slots=True)
-class ClientUp:
+class ClientUp(NamedTuple):
+    """IPCP is open (an immutable named tuple: one is made per session set-up)."""
+
     ip: str
     gateway: str
     dns: tuple[str, ...]
@@ -72,6 +73,25 @@ _S_INITIAL, _S_STARTING, _S_CLOSING, _S_STOPPING, _S_OPENED = (
 )
 
 _TERM_REQ = int(Code.TERM_REQ)
+_PROTO_PAP_HEAD = encode_ppp(PROTO_PAP, b"")
+_tuple_new: Callable[[Any, tuple[Any, ...]], Any] = tuple.__new__
+
+
+_derived: tuple[ClientConfig | None, FsmConfig | None, tuple[int, ...]] = (None, None, ())
+
+
+def _derive(config: ClientConfig) -> tuple[FsmConfig, tuple[int, ...]]:
+    """The FsmConfig and accepted auth protocols of ``config``, once per config object (a
+    ClientConfig is immutable; a load generator's subscribers share a few)."""
+    global _derived
+    last, fsm, accept = _derived
+    if config is not last or fsm is None:
+        fsm = fsm_config(
+            config.restart_interval, config.max_configure, config.max_terminate, config.max_failure
+        )
+        accept = auth_protocol_numbers(config.auth_protocols)
+        _derived = (config, fsm, accept)
+    return fsm, accept
 
 
 class PPPClient:
@@ -80,11 +100,8 @@ class PPPClient:
         self.counters: dict[str, int] = {}
         self._out: list[bytes] = []
         self._events: list[ClientEvent] = []
-        fsm = fsm_config(
-            config.restart_interval, config.max_configure, config.max_terminate, config.max_failure
-        )
+        fsm, accept = _derive(config)
         self.fsm = fsm
-        accept = auth_protocol_numbers(config.auth_protocols)
         self.lcp_policy = LcpPolicy(
             rng, config.mru, 65535, auth_accept=accept, max_failure=config.max_failure
         )
@@ -114,27 +131,37 @@ class PPPClient:
         if self.finished:
             return
         try:
-            proto, info = split_protocol(ppp_payload)
+            # = split_protocol(ppp_payload), inline; control packets are decoded in place
+            n = len(ppp_payload)
+            if n < 2:
+                raise DecodeError("short_ppp", f"{n} bytes")
+            proto = ppp_payload[0] << 8 | ppp_payload[1]
+            # RFC 1661 §2: protocol values are odd, and the high octet is even.
+            if not proto & 0x0001 or proto & 0x0100:
+                raise DecodeError("bad_protocol_field", f"0x{proto:04x}")
+            phase = self.phase
             if proto == PROTO_LCP:
-                pkt = decode_control(info)
+                pkt = ppp_control(ppp_payload)
                 if pkt[0] == _TERM_REQ:
                     self._cause = self._cause or "user_request"
                 self.lcp.receive(pkt, now)
-            elif proto == PROTO_PAP and self.phase == "auth":
-                self._pap_reply(decode_pap(info), now)
-            elif proto == PROTO_CHAP and self.phase == "auth":
-                self._chap(decode_chap(info), now)
-            elif proto == PROTO_IPCP and self.phase == "network":
-                self.ipcp.receive(decode_control(info), now)
+            elif proto == PROTO_IPCP and phase == "network":
+                self.ipcp.receive(ppp_control(ppp_payload), now)
+            elif proto == PROTO_PAP and phase == "auth":
+                self._pap_reply(decode_pap(bytes(ppp_payload[2:])), now)
+            elif proto == PROTO_CHAP and phase == "auth":
+                self._chap(decode_chap(bytes(ppp_payload[2:])), now)
             elif proto == PROTO_IPV4 and self.is_up:
-                self._events.append(IPv4Packet(info))
+                self._events.append(IPv4Packet(bytes(ppp_payload[2:])))
             elif proto not in (PROTO_PAP, PROTO_CHAP, PROTO_IPCP, PROTO_IPV4):
-                self.lcp.protocol_reject(proto, info)
+                self.lcp.protocol_reject(proto, bytes(ppp_payload[2:]))
             else:
                 self.counters["rx_out_of_phase"] = self.counters.get("rx_out_of_phase", 0) + 1
         except DecodeError as exc:
             self.counters[f"rx_{exc.reason}"] = self.counters.get(f"rx_{exc.reason}", 0) + 1
-        self._process(now)
+        lcp = self.lcp  # = self._process(now) when there is something to act on
+        if lcp.notices or lcp.signals or self.ipcp.signals:
+            self._process(now)
 
     def send_ip(self, packet: bytes) -> bytes:
         """PPP payload carrying an IPv4 datagram (only once up)."""
@@ -198,8 +225,8 @@ class PPPClient:
         self._pap_id = (self._pap_id + 1) & 0xFF
         self._pap_tries += 1
         cfg = self.config
-        req = PapRequest(self._pap_id, cfg.username.encode(), cfg.password.encode())
-        self._out.append(encode_ppp(PROTO_PAP, req.encode()))
+        req: PapRequest = _tuple_new(PapRequest, (self._pap_id, cfg.username.encode(), cfg.password.encode()))
+        self._out.append(_PROTO_PAP_HEAD + req.encode())  # = encode_ppp(PROTO_PAP, req.encode())
         self._pap_deadline = now + cfg.restart_interval
 
     def _pap_reply(self, reply: PapRequest | PapReply, now: float) -> None:
@@ -258,7 +285,8 @@ class PPPClient:
                 if signal is _TLU and not self.is_up:
                     self.is_up = True
                     pol = self.ipcp_policy
-                    self._events.append(ClientUp(ip_str(pol.ip), ip_str(pol.gateway), pol.dns()))
+                    up: ClientUp = _tuple_new(ClientUp, (ip_str(pol.ip), ip_str(pol.gateway), pol.dns()))
+                    self._events.append(up)
                 elif signal in (_TLD, _TLF) and self.down_reason is None:
                     self.lcp.fail("ipcp_down" if signal is _TLD else "negotiation_failed", now)
             if not busy or self.finished:

@@ -106,6 +106,10 @@ class IpcpServerPolicy:
         return None
 
 
+_ASK_ALL = frozenset({IPCP_ADDRESS, IPCP_DNS1, IPCP_DNS2})
+_ASK_ADDRESS = frozenset({IPCP_ADDRESS})
+
+
 class IpcpClientPolicy:
     """Asks for an address and DNS servers (0.0.0.0 = "please assign"), takes what is Nak'ed."""
 
@@ -113,11 +117,18 @@ class IpcpClientPolicy:
         self.ip = ZERO
         self.dns1 = ZERO
         self.dns2 = ZERO
-        self.asked = {IPCP_ADDRESS} | ({IPCP_DNS1, IPCP_DNS2} if want_dns else set())
+        # shared frozensets: on_reject makes a new one (no set built per session)
+        self.asked: frozenset[int] = _ASK_ALL if want_dns else _ASK_ADDRESS
         self.gateway = ZERO
 
     def request_options(self) -> list[Option]:
         asked = self.asked
+        if asked is _ASK_ALL:
+            return [
+                new_option(IPCP_ADDRESS, self.ip),
+                new_option(IPCP_DNS1, self.dns1),
+                new_option(IPCP_DNS2, self.dns2),
+            ]
         opts: list[Option] = []
         if IPCP_ADDRESS in asked:
             opts.append(new_option(IPCP_ADDRESS, self.ip))
@@ -128,32 +139,35 @@ class IpcpClientPolicy:
         return opts
 
     def check_request(self, options: Sequence[Option]) -> tuple[Code, Sequence[Option]]:
-        rej = [o for o in options if o.type != IPCP_ADDRESS or len(o.data) != 4]
+        rej = [o for o in options if o[0] != IPCP_ADDRESS or len(o[1]) != 4]
         if rej:
             return _REJ, rej
         for o in options:
-            self.gateway = o.data
-        return _ACK, options
+            self.gateway = o[1]
+        return _ACK, options  # the options themselves: the Negotiator echoes the request's bytes
 
     def on_ack(self, options: Sequence[Option]) -> None:
         return None
 
     def on_nak(self, options: Sequence[Option]) -> None:
-        for o in options:
-            if len(o.data) != 4:
+        for otype, data in options:
+            if len(data) != 4:
                 continue
-            if o.type == IPCP_ADDRESS:
-                self.ip = o.data
-            elif o.type == IPCP_DNS1:
-                self.dns1 = o.data
-            elif o.type == IPCP_DNS2:
-                self.dns2 = o.data
+            if otype == IPCP_ADDRESS:
+                self.ip = data
+            elif otype == IPCP_DNS1:
+                self.dns1 = data
+            elif otype == IPCP_DNS2:
+                self.dns2 = data
 
     def on_reject(self, options: Sequence[Option]) -> None:
-        self.asked -= {o.type for o in options}
+        self.asked = self.asked - {o.type for o in options}
 
     def failure(self) -> str | None:
         return None
 
     def dns(self) -> tuple[str, ...]:
-        return tuple(ip_str(d) for d in (self.dns1, self.dns2) if d != ZERO)
+        dns1, dns2 = self.dns1, self.dns2
+        if dns1 != ZERO and dns2 != ZERO:
+            return (ip_str(dns1), ip_str(dns2))
+        return tuple(ip_str(d) for d in (dns1, dns2) if d != ZERO)

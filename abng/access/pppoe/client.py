@@ -9,7 +9,9 @@ and :class:`DiscoveryTerminated`.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from abng.access.pppoe.codec import Code, DecodeError, PPPoEPacket, Tag, decode, u16
 
@@ -30,10 +32,16 @@ _PPP_MAX_PAYLOAD = int(Tag.PPP_MAX_PAYLOAD)
 _RELAY_SESSION_ID = int(Tag.RELAY_SESSION_ID)
 _SERVICE_NAME = int(Tag.SERVICE_NAME)
 _SERVICE_NAME_ERROR = int(Tag.SERVICE_NAME_ERROR)
+_HDR = struct.Struct("!BBHH")  # PPPoE header: ver/type, code, session id, length
+_HH = struct.Struct("!HH")  # tag type, length
+_tuple_new: Callable[[Any, tuple[Any, ...]], Any] = tuple.__new__
+_ERRORS = {_SERVICE_NAME_ERROR: 0, _AC_SYSTEM_ERROR: 1, _GENERIC_ERROR: 2}
+_ERROR_REASONS = ("service_name_error", "ac_system_error", "generic_error")  # checked in this order
 
 
-@dataclass(frozen=True, slots=True)
-class DiscoveryUp:
+class DiscoveryUp(NamedTuple):
+    """PADS received (an immutable named tuple: one is made per session set-up)."""
+
     session_id: int
     ac_mac: bytes
     ac_name: str
@@ -89,11 +97,22 @@ class DiscoveryClient:
             tags.append((_PPP_MAX_PAYLOAD, _H.pack(self.max_payload)))
         return tags
 
+    def _encoded_tags(self) -> bytes:
+        """``encode_tags(self._tags())`` (Service-Name, Host-Uniq, PPP-Max-Payload)."""
+        sn = self.service_name.encode()
+        body = _HH.pack(_SERVICE_NAME, len(sn)) + sn
+        if self.host_uniq is not None:
+            body += _HH.pack(_HOST_UNIQ, len(self.host_uniq)) + self.host_uniq
+        if self.max_payload is not None:
+            body += _HH.pack(_PPP_MAX_PAYLOAD, 2) + _H.pack(self.max_payload)
+        return body
+
     def start(self, now: float) -> None:
         if self.state != "idle":
             raise RuntimeError("discovery already started")
         self.state = "padi_sent"
-        self._transmit((BROADCAST, PPPoEPacket(_PADI, 0, tuple(self._tags())).encode()), now)
+        body = self._encoded_tags()  # = PPPoEPacket(PADI, 0, tuple(self._tags())).encode()
+        self._transmit((BROADCAST, _HDR.pack(0x11, _PADI, 0, len(body)) + body), now)
 
     def _transmit(self, frame: tuple[bytes, bytes], now: float) -> None:
         self._last = frame
@@ -107,42 +126,61 @@ class DiscoveryClient:
         except DecodeError as exc:
             self.counters[exc.reason] = self.counters.get(exc.reason, 0) + 1
             return
-        if self._foreign(pkt):
+        code = pkt[0]
+        if code != _PADO and code != _PADS and code != _PADT:
+            return  # nothing we act on (the tag scan below is for PADO/PADS)
+        # the first of each tag we look at (RFC 2516: later duplicates are ignored), one pass
+        host_uniq = ac_name = cookie = relay = max_payload = None
+        error = 3  # index into _ERROR_REASONS of the first error tag type present, 3: none
+        for t, v in pkt[2]:
+            if t == _HOST_UNIQ:
+                if host_uniq is None:
+                    host_uniq = v
+            elif t == _AC_COOKIE:
+                if cookie is None:
+                    cookie = v
+            elif t == _AC_NAME:
+                if ac_name is None:
+                    ac_name = v
+            elif t == _RELAY_SESSION_ID:
+                if relay is None:
+                    relay = v
+            elif t == _PPP_MAX_PAYLOAD:
+                if max_payload is None:
+                    max_payload = v
+            elif t in _ERRORS:
+                error = min(error, _ERRORS[t])
+        if code != _PADT and self.host_uniq is not None and host_uniq != self.host_uniq:
+            # = self._foreign(pkt): a reply meant for another host on the segment
             self.counters["foreign"] = self.counters.get("foreign", 0) + 1
             return
-        if pkt.code == _PADO and self.state == "padi_sent":
-            name = (pkt.tag(_AC_NAME) or b"").decode("utf-8", errors="replace")
+        if code == _PADO and self.state == "padi_sent":
+            name = (ac_name or b"").decode("utf-8", errors="replace")
             if self.want_ac is not None and name != self.want_ac:
                 return
             self.ac_mac, self._ac_name = src_mac, name
-            tags = self._tags()
-            for t in (_AC_COOKIE, _RELAY_SESSION_ID):
-                value = pkt.tag(t)
-                if value is not None:
-                    tags.append((t, value))
+            # = PPPoEPacket(PADR, 0, (*self._tags(), AC-Cookie?, Relay-Session-Id?)).encode()
+            body = self._encoded_tags()
+            if cookie is not None:
+                body += _HH.pack(_AC_COOKIE, len(cookie)) + cookie
+            if relay is not None:
+                body += _HH.pack(_RELAY_SESSION_ID, len(relay)) + relay
             self.state = "padr_sent"
-            self._transmit((src_mac, PPPoEPacket(_PADR, 0, tuple(tags)).encode()), now)
-        elif pkt.code == _PADS and self.state == "padr_sent" and src_mac == self.ac_mac:
-            for tag, reason in (
-                (_SERVICE_NAME_ERROR, "service_name_error"),
-                (_AC_SYSTEM_ERROR, "ac_system_error"),
-                (_GENERIC_ERROR, "generic_error"),
-            ):
-                if pkt.has(tag):
-                    self._fail(reason)
-                    return
-            if pkt.session_id in (0, 0xFFFF):
+            self._transmit((src_mac, _HDR.pack(0x11, _PADR, 0, len(body)) + body), now)
+        elif code == _PADS and self.state == "padr_sent" and src_mac == self.ac_mac:
+            if error < 3:
+                self._fail(_ERROR_REASONS[error])
+                return
+            sid = pkt[1]
+            if sid in (0, 0xFFFF):
                 self._fail("generic_error")
                 return
-            raw = pkt.tag(_PPP_MAX_PAYLOAD)
-            self._agreed_payload = u16(raw) if raw is not None else None
-            self.state, self.session_id, self._deadline = "session", pkt.session_id, None
-            self._events.append(DiscoveryUp(pkt.session_id, src_mac, self._ac_name, self._agreed_payload))
+            self._agreed_payload = u16(max_payload) if max_payload is not None else None
+            self.state, self.session_id, self._deadline = "session", sid, None
+            up: DiscoveryUp = _tuple_new(DiscoveryUp, (sid, src_mac, self._ac_name, self._agreed_payload))
+            self._events.append(up)
         elif (
-            pkt.code == _PADT
-            and self.state == "session"
-            and src_mac == self.ac_mac
-            and pkt.session_id == self.session_id
+            code == _PADT and self.state == "session" and src_mac == self.ac_mac and pkt[1] == self.session_id
         ):
             self.state = "done"
             self._events.append(DiscoveryTerminated(self.session_id))
