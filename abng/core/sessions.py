@@ -24,6 +24,7 @@ from abng.config.rates import parse_rate
 from abng.core.events import EventBus, EventName
 from abng.core.hooks import Disconnector, SessionHook
 from abng.core.index import SessionIndex
+from abng.core.keylock import KeyedLock
 from abng.core.model import Session, SessionState, SessionType, TerminateReason
 from abng.core.store import SessionStore
 from abng.core.tasks import TaskSet
@@ -96,9 +97,9 @@ class SessionManager:
         self._hook_order: tuple[SessionHook, ...] = ()
         self._hook_reverse: tuple[SessionHook, ...] = ()
         self._disconnectors: dict[SessionType, Disconnector] = {}
-        #: per-session lock while a session is busy (activate, change_rate, terminate): dropped
-        #: again when nobody holds or waits for it, so an established session keeps none
-        self._locks: dict[int, asyncio.Lock] = {}
+        #: per-session mutex while a session is busy (activate, change_rate, terminate); it exists
+        #: only while held or awaited, so an established session keeps none
+        self._locks = KeyedLock()
         self._ending: dict[int, asyncio.Future[Session]] = {}
         self._unclaimed: set[int] = set()
         self._deadlines: list[tuple[float, int, TerminateReason]] = []  # heap; stale entries skipped
@@ -191,8 +192,10 @@ class SessionManager:
         s = self.table.by_id.get(session_id)
         if s is None:
             raise SessionNotFound(session_id)
-        lock = self._lock(session_id)
-        async with lock:
+        locks = self._locks
+        if not locks.try_acquire(session_id):
+            await locks.acquire(session_id)
+        try:
             if s.state is not _STARTING:
                 raise InvalidSessionState(f"session {session_id} is {s.state.value}, not starting")
             self._apply(s, fields)
@@ -201,7 +204,8 @@ class SessionManager:
             if not failed and s.state is _STARTING:
                 s.state = _ACTIVE
                 self._persist(s)
-        self._unlock(session_id, lock)
+        finally:
+            locks.release(session_id)
         if failed:
             await self.terminate(session_id, _NAS_ERROR)
             raise SessionFailed(f"session {session_id}: hook {failed} failed; session torn down")
@@ -231,8 +235,11 @@ class SessionManager:
         try:
             s.state, s.reason = SessionState.TERMINATING, TerminateReason(reason)
             self._persist(s)
-            async with self._lock(session_id):
+            await self._locks.acquire(session_id)
+            try:
                 await self._teardown(s)
+            finally:
+                self._locks.release(session_id)
             fut.set_result(s)
         except BaseException as exc:  # waiters (concurrent terminate calls) see the same outcome
             if isinstance(exc, asyncio.CancelledError):
@@ -243,7 +250,6 @@ class SessionManager:
             raise
         finally:
             del self._ending[session_id]
-            self._locks.pop(session_id, None)
         return s
 
     async def _teardown(self, s: Session) -> None:
@@ -277,8 +283,8 @@ class SessionManager:
         down = parse_rate(rate_down) if rate_down is not None else None
         up = parse_rate(rate_up) if rate_up is not None else None
         s = self.get(session_id)
-        lock = self._lock(session_id)
-        async with lock:
+        await self._locks.acquire(session_id)
+        try:
             if s.state is not SessionState.ACTIVE:
                 raise InvalidSessionState(f"session {session_id} is {s.state.value}, not active")
             if down is not None:
@@ -287,7 +293,8 @@ class SessionManager:
                 s.rate_up = up
             self._persist(s)
             failed = await self._run_hooks(s, "rate_changed", source)
-        self._unlock(session_id, lock)
+        finally:
+            self._locks.release(session_id)
         if failed:
             await self.terminate(session_id, TerminateReason.NAS_ERROR)
             raise SessionFailed(f"session {session_id}: hook {failed} failed; session torn down")
@@ -364,18 +371,6 @@ class SessionManager:
         return self.table.summary()
 
     # ---- internals ----------------------------------------------------------------------------
-    def _lock(self, session_id: int) -> asyncio.Lock:
-        lock = self._locks.get(session_id)
-        if lock is None:
-            lock = self._locks[session_id] = asyncio.Lock()
-        return lock
-
-    def _unlock(self, session_id: int, lock: asyncio.Lock) -> None:
-        """Forget ``lock`` once nobody holds or waits for it (the next user makes a new one).
-        A waiter stays in ``_waiters`` until it runs again, also after ``release`` woke it."""
-        if not lock.locked() and not lock._waiters and self._locks.get(session_id) is lock:
-            del self._locks[session_id]
-
     def _persist(self, s: Session) -> None:
         if self.store is not None:
             self.store.mark(s)
