@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import operator
 import sqlite3
+from collections.abc import Callable
 from typing import Any
 
 from abng.core.model import Session, SessionState, SessionType, TerminateReason
@@ -84,7 +84,6 @@ _C_ITER = (
     if _c_encoder is not None
     else None
 )
-_GET = operator.attrgetter(*FIELDS)
 
 
 def _json(value: Any) -> str:
@@ -95,14 +94,30 @@ def _json(value: Any) -> str:
     return _ENCODER.encode(value)
 
 
-def encode(s: Session) -> tuple[Any, ...]:
-    row = list(_GET(s))
-    row[_TYPE] = str(s.type)  # StrEnum: str() is the value
-    row[_STATE] = str(s.state)
-    row[_REASON] = str(s.reason) if s.reason is not None else None
-    for i in _JSON:
-        row[i] = _json(row[i])
-    return tuple(row)
+def _column(name: str) -> str:
+    """The expression of one column in the generated :func:`encode`."""
+    if name in ("type", "state"):
+        return f"str(s.{name})"  # StrEnum: str() is the value
+    if name == "reason":
+        return "None if s.reason is None else str(s.reason)"
+    if name in ("access_data", "radius_attributes"):
+        return f"_json(s.{name})"
+    return f"s.{name}"
+
+
+def _make_encode() -> Callable[[Session], tuple[Any, ...]]:
+    """``encode`` as one tuple display of the fields (what dataclasses does for ``__init__``):
+    half the time of a generic loop over ``attrgetter`` output.  The source is built from the
+    dataclass field names only."""
+    src = f"def encode(s):\n    return ({', '.join(_column(n) for n in FIELDS)},)\n"
+    namespace: dict[str, Any] = {"_json": _json}
+    exec(src, namespace)  # noqa: S102 - our own field names, no outside input
+    fn: Callable[[Session], tuple[Any, ...]] = namespace["encode"]
+    return fn
+
+
+#: Session -> row tuple (field order; enums as their values, the dict fields as compact JSON)
+encode = _make_encode()
 
 
 def decode(row: tuple[Any, ...]) -> Session:

@@ -56,6 +56,14 @@ def test_encode_is_field_order_with_enum_values() -> None:
     assert rows.decode(row) == s
 
 
+def test_encode_of_a_new_session_and_round_trip() -> None:
+    s = Session(8, SessionType.DHCP, "v", "02:00:00:00:00:02", "eth0.3.4", 200)
+    row = rows.encode(s)
+    assert row[rows.FIELDS.index("reason")] is None and row[rows.FIELDS.index("state")] == "starting"
+    assert row[rows.FIELDS.index("access_data")] == "{}" and len(row) == len(rows.FIELDS)
+    assert rows.decode(row) == s
+
+
 def test_reindex_moves_every_key() -> None:
     idx = SessionIndex()
     a = Session(
