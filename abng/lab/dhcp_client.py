@@ -87,8 +87,8 @@ class DhcpClient:
         self._tries = 0
         self._deadline: float | None = None
         self._t1 = self._t2 = self._expiry = 0.0
-        self._out: list[DhcpOut] = []
-        self._events: list[DhcpEvent] = []
+        self.out: list[DhcpOut] = []
+        self.events: list[DhcpEvent] = []
         # The options every DISCOVER and REQUEST ends with (same for the client's lifetime).
         self._asks: tuple[tuple[int, bytes], ...] = (
             (Opt.PARAM_REQUEST, PARAMS),
@@ -107,7 +107,7 @@ class DhcpClient:
         return build_message(op=BOOTREQUEST, xid=self.xid, chaddr=self.mac, ciaddr=ciaddr, options=opts)
 
     def _broadcast(self, payload: bytes, src_ip: int = 0) -> None:
-        self._out.append(DhcpOut(payload, BROADCAST_MAC, src_ip, ALL_ONES))
+        self.out.append(DhcpOut(payload, BROADCAST_MAC, src_ip, ALL_ONES))
 
     def _send_discover(self) -> None:
         self._broadcast(self._message(MessageType.DISCOVER))
@@ -118,7 +118,7 @@ class DhcpClient:
             self._broadcast(self._message(MessageType.REQUEST, 0, extra))
         elif self.state == "renewing":  # RFC 2131 §4.3.2: unicast, ciaddr set, no server id
             msg = self._message(MessageType.REQUEST, self.ip)
-            self._out.append(DhcpOut(msg, self.server_mac, self.ip, self.server_id))
+            self.out.append(DhcpOut(msg, self.server_mac, self.ip, self.server_id))
         elif self.state == "rebinding":
             self._broadcast(self._message(MessageType.REQUEST, self.ip), self.ip)
 
@@ -135,7 +135,7 @@ class DhcpClient:
         if self.state in ("bound", "renewing", "rebinding"):
             extra = ((Opt.SERVER_ID, enc_ip(self.server_id)),)
             msg = self._message(MessageType.RELEASE, self.ip, extra)
-            self._out.append(DhcpOut(msg, self.server_mac, self.ip, self.server_id))
+            self.out.append(DhcpOut(msg, self.server_mac, self.ip, self.server_id))
         self.state, self._deadline, self.ip = "released", None, 0
 
     def receive(self, msg: DhcpMessage, src_mac: bytes, now: float) -> None:
@@ -157,7 +157,7 @@ class DhcpClient:
         elif mtype is MessageType.NAK and self.state in ("requesting", "renewing", "rebinding"):
             lost = self.state != "requesting"
             self.state, self._deadline, self.ip = "failed", None, 0
-            self._events.append(DhcpLost("nak") if lost else DhcpFailed("nak"))
+            self.events.append(DhcpLost("nak") if lost else DhcpFailed("nak"))
         else:
             self._count(f"unexpected_{mtype.name.lower() if mtype else 'none'}_{self.state}")
 
@@ -172,7 +172,7 @@ class DhcpClient:
         self.server_mac = src_mac
         self._t1, self._t2, self._expiry = now + t1, now + t2, now + lease
         self.state, self._deadline = "bound", now + t1
-        self._events.append(DhcpBound(self.ip, self.gateway, self.server_id, lease, src_mac, renewed))
+        self.events.append(DhcpBound(self.ip, self.gateway, self.server_id, lease, src_mac, renewed))
 
     def handle_timer(self, now: float) -> None:
         if self._deadline is None or now < self._deadline:
@@ -181,7 +181,7 @@ class DhcpClient:
             if self._tries >= self.max_tries:
                 reason = "discover_timeout" if self.state == "selecting" else "request_timeout"
                 self.state, self._deadline = "failed", None
-                self._events.append(DhcpFailed(reason))
+                self.events.append(DhcpFailed(reason))
                 return
             self._tries += 1
             self._send_discover() if self.state == "selecting" else self._send_request()
@@ -189,7 +189,7 @@ class DhcpClient:
             return
         if now >= self._expiry:
             self.state, self._deadline, self.ip = "failed", None, 0
-            self._events.append(DhcpLost("lease_expired"))
+            self.events.append(DhcpLost("lease_expired"))
             return
         if self.state == "bound" or (self.state == "renewing" and now >= self._t2):
             self.state = "renewing" if now < self._t2 else "rebinding"
@@ -203,11 +203,11 @@ class DhcpClient:
         return self._deadline
 
     def take_output(self) -> list[DhcpOut]:
-        out, self._out = self._out, []
+        out, self.out = self.out, []
         return out
 
     def take_events(self) -> list[DhcpEvent]:
-        events, self._events = self._events, []
+        events, self.events = self.events, []
         return events
 
     def _count(self, key: str) -> None:

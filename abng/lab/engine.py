@@ -16,12 +16,13 @@ import asyncio
 import heapq
 import ipaddress
 import logging
+import math
 import random
 import socket
 import struct
+import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from abng.access.dhcp.codec import parse_message
 from abng.access.dhcp.wire import ipv4_udp
@@ -43,12 +44,11 @@ from abng.access.pppoe.codec import decode_session
 from abng.lab.dhcp_client import DhcpBound, DhcpClient, DhcpFailed, DhcpLost
 from abng.lab.pppoe_client import PppoeDown, PppoeFailed, PppoeSubscriber, PppoeUp
 from abng.lab.stats import Stats
-from abng.lab.subscribers import SubscriberSpec, parse_echo_reply
+from abng.lab.subscribers import SubscriberSpec, parse_echo_reply, tag_stack_bytes
 from abng.ppp.client import ClientConfig
 
 log = logging.getLogger(__name__)
 
-_TAG = struct.Struct("!HH")
 _DISC, _SESS, _IP = (struct.pack("!H", t) for t in (ETH_P_PPPOE_DISC, ETH_P_PPPOE_SESS, ETH_P_IP))
 
 
@@ -74,38 +74,65 @@ def _no_time() -> float:
 Machine = PppoeSubscriber | DhcpClient
 
 
-@dataclass(slots=True)
 class Subscriber:
-    sid: int
-    spec: SubscriberSpec
-    io: PacketIO
-    machine: Machine | None = None
-    state: str = "idle"  # idle queued connecting up down removed
-    started_at: float = 0.0
-    up_at: float = 0.0
-    deadline: float | None = None
-    ip: int = 0
-    gateway_mac: bytes = BROADCAST_MAC
-    want_up: bool = True
-    asked_down: bool = False
-    echo_sent: int = 0
-    echo_received: int = 0
-    reconnect_at: float | None = None
-    history: list[str] = field(default_factory=list)
-    # Per-subscriber constants of the frame path (computed once, see __post_init__).
-    mac: bytes = field(init=False, repr=False)
-    tag_bytes: bytes = field(init=False, repr=False)  # the VLAN tag stack as on the wire
-    header_len: int = field(init=False, repr=False)  # 12 + tags: where the EtherType is
-    head_disc: bytes = field(init=False, repr=False)  # source MAC + tags + EtherType, per type
-    head_sess: bytes = field(init=False, repr=False)
-    head_ip: bytes = field(init=False, repr=False)
+    """One emulated subscriber: its spec, its machine while dialled, and its frame-path constants.
 
-    def __post_init__(self) -> None:
-        self.mac = self.spec.mac
-        tags = self.tag_bytes = b"".join([_TAG.pack(t.tpid, t.tci) for t in self.spec.tags])
-        self.header_len = 12 + len(tags)
-        src = self.mac + tags
+    A ``__slots__`` class with a hand-written ``__init__`` (this used to be a dataclass: its
+    generated ``__init__`` and ``__post_init__`` cost a call layer and a ``join`` each)."""
+
+    __slots__ = (
+        "asked_down",
+        "deadline",
+        "echo_received",
+        "echo_sent",
+        "gateway_mac",
+        "head_disc",
+        "head_ip",
+        "head_sess",
+        "header_len",
+        "history",
+        "io",
+        "ip",
+        "mac",
+        "machine",
+        "pppoe",
+        "reconnect_at",
+        "sid",
+        "spec",
+        "started_at",
+        "state",
+        "tag_bytes",
+        "up_at",
+        "want_up",
+    )
+
+    def __init__(
+        self,
+        sid: int,
+        spec: SubscriberSpec,
+        io: PacketIO,
+        machine: Machine | None = None,
+        state: str = "idle",  # idle queued connecting up down removed
+    ) -> None:
+        self.sid, self.spec, self.io, self.machine, self.state = sid, spec, io, machine, state
+        self.started_at = self.up_at = 0.0
+        self.deadline: float | None = None
+        self.ip = 0
+        self.gateway_mac = BROADCAST_MAC
+        self.want_up, self.asked_down = True, False
+        self.echo_sent = self.echo_received = 0
+        self.reconnect_at: float | None = None
+        self.history: list[str] = []
+        self.pppoe = spec.kind == "pppoe"
+        # Per-subscriber constants of the frame path.
+        self.mac = mac = spec.mac
+        self.tag_bytes = tags = tag_stack_bytes(spec.tags)  # the VLAN tag stack as on the wire
+        self.header_len = 12 + len(tags)  # where the EtherType is
+        src = mac + tags  # source MAC + tags + EtherType, per type
         self.head_disc, self.head_sess, self.head_ip = src + _DISC, src + _SESS, src + _IP
+
+    def __repr__(self) -> str:
+        return f"Subscriber(sid={self.sid}, spec={self.spec!r}, state={self.state!r})"
 
     @property
     def ip_text(self) -> str:
@@ -148,7 +175,7 @@ class Engine:
         self._tokens = 0.0
         self._refill_at = 0.0
         self._handle: asyncio.TimerHandle | None = None
-        self._armed: float | None = None
+        self._armed = math.inf  # when the timer handle fires (inf: none armed)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._time: Callable[[], float] = clock if clock is not None else _no_time
         self.frame_errors = 0
@@ -160,7 +187,10 @@ class Engine:
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         if self._time is _no_time:
-            self._time = self._loop.time
+            # BaseEventLoop.time() is time.monotonic(): call that directly (one Python frame
+            # less on every frame and timer); any other loop's own clock is kept.
+            loop_time = getattr(type(self._loop), "time", None)
+            self._time = time.monotonic if loop_time is asyncio.BaseEventLoop.time else self._loop.time
         self._refill_at = self.now()
         for io in self.ios:
             io.start(self._on_frame)
@@ -176,16 +206,18 @@ class Engine:
     def add(self, specs: list[SubscriberSpec], io_index: int = 0) -> list[int]:
         ids = []
         io = self.ios[io_index % len(self.ios)]
+        subs, by_mac, requested, queue = self.subs, self.by_mac, self.stats.requested, self._queue
         for spec in specs:
-            sub = Subscriber(self._next_sid, spec, io)
-            if sub.mac in self.by_mac:
+            sid = self._next_sid
+            sub = Subscriber(sid, spec, io, None, "queued")  # = _enqueue(sub), inline
+            if sub.mac in by_mac:
                 raise ValueError(f"subscriber {spec.kind} {spec.index} already exists")
-            self._next_sid += 1
-            self.subs[sub.sid] = sub
-            self.by_mac[sub.mac] = sub
-            self.stats.requested[spec.kind] += 1
-            self._enqueue(sub)
-            ids.append(sub.sid)
+            self._next_sid = sid + 1
+            subs[sid] = sub
+            by_mac[sub.mac] = sub
+            requested[spec.kind] += 1
+            queue.append(sid)
+            ids.append(sid)
         self._arm()
         return ids
 
@@ -250,7 +282,7 @@ class Engine:
 
     def _dial(self, sub: Subscriber, now: float) -> None:
         spec = sub.spec
-        if spec.kind == "pppoe":
+        if sub.pppoe:
             cfg = ClientConfig(
                 spec.username,
                 spec.password,
@@ -314,7 +346,10 @@ class Engine:
                     else:
                         session_id, ppp = decode_session(buf[o:])
                     if session_id == m.session_id:
-                        m.receive_session(ppp, now)
+                        if m.out:  # (never, between frames) queued output goes first
+                            m.receive_session(ppp, now)
+                        else:  # the replies go out as whole frames at once, not through m.out
+                            m.receive_session_sending(ppp, now, sub.head_sess, sub.io.send)
                         if m.received_ip:
                             for packet in m.received_ip:
                                 self._ip_in(sub, packet)
@@ -339,7 +374,9 @@ class Engine:
         self._after(sub, now)
         if self._queue and self._connecting < self.outstanding:
             self._pump_queue(now)  # a setup finished: the next one may start now
-        self._arm()
+            self._arm()
+        elif self._heap and (self._handle is None or self._heap[0][0] < self._armed):
+            self._arm()  # else _arm would find the timer armed early enough: nothing to do
 
     def _ip_in(self, sub: Subscriber, packet: bytes) -> None:
         if parse_echo_reply(packet) is not None:
@@ -359,13 +396,13 @@ class Engine:
 
     def _flush(self, sub: Subscriber) -> None:
         m = sub.machine
+        if m is None or not m.out:  # checked before take_output builds a new list
+            return
         if isinstance(m, PppoeSubscriber):
-            out = m.take_output()
-            if out:
-                send, disc, sess = sub.io.send, sub.head_disc, sub.head_sess
-                for dst, etype, payload in out:  # = build_frame(dst, mac, tags, etype, payload)
-                    send(dst + (sess if etype == ETH_P_PPPOE_SESS else disc) + payload)
-        elif isinstance(m, DhcpClient):
+            send, disc, sess = sub.io.send, sub.head_disc, sub.head_sess
+            for dst, etype, payload in m.take_output():  # = build_frame(dst, mac, tags, etype, payload)
+                send(dst + (sess if etype == ETH_P_PPPOE_SESS else disc) + payload)
+        else:
             for o in m.take_output():
                 sub.io.send(o.dst_mac + sub.head_ip + ipv4_udp(o.src_ip, o.dst_ip, 68, 67, o.payload))
 
@@ -375,9 +412,21 @@ class Engine:
         m = sub.machine
         if m is None:
             return
-        self._flush(sub)
-        events = m.take_events()
-        for ev in events:
+        if m.out:
+            self._flush(sub)
+        if m.events:  # checked before take_events builds a new list
+            self._events(sub, m, now)
+            if sub.machine is None:
+                return  # lost: _lost re-filed it
+        # The heap keeps one entry per subscriber at its EARLIEST known deadline: a deadline that
+        # moves later (the usual case: each packet sent restarts a timer) is re-filed only when
+        # that entry comes due (run_timers), instead of piling up stale heap entries.
+        nd = m.next_deadline()
+        if nd is not None and (sub.deadline is None or nd < sub.deadline):
+            self._push(sub, nd)
+
+    def _events(self, sub: Subscriber, m: Machine, now: float) -> None:
+        for ev in m.take_events():
             if isinstance(ev, PppoeUp | DhcpBound):
                 if isinstance(ev, DhcpBound):
                     sub.gateway_mac = ev.server_mac
@@ -394,12 +443,6 @@ class Engine:
             elif isinstance(ev, PppoeDown | DhcpLost | PppoeFailed | DhcpFailed):
                 self._lost(sub, ev.reason, now, was_up=isinstance(ev, PppoeDown | DhcpLost))
                 return
-        # The heap keeps one entry per subscriber at its EARLIEST known deadline: a deadline that
-        # moves later (the usual case: each packet sent restarts a timer) is re-filed only when
-        # that entry comes due (run_timers), instead of piling up stale heap entries.
-        nd = m.next_deadline()
-        if nd is not None and (sub.deadline is None or nd < sub.deadline):
-            self._push(sub, nd)
 
     def _lost(self, sub: Subscriber, reason: str, now: float, *, was_up: bool) -> None:
         if was_up and sub.state == "up":
@@ -427,7 +470,7 @@ class Engine:
         if self._queue and self._connecting < self.outstanding:  # busy slots: a finished setup pumps
             soon = self.now() + (1.0 / max(self.rate, 1.0))
             when = soon if when is None else min(when, soon)
-        if when is None or (self._armed is not None and self._armed <= when and self._handle is not None):
+        if when is None or (self._armed <= when and self._handle is not None):
             return
         if self._handle is not None:
             self._handle.cancel()
@@ -435,7 +478,7 @@ class Engine:
         self._handle = self._loop.call_at(when, self._on_timer)
 
     def _on_timer(self) -> None:
-        self._handle, self._armed = None, None
+        self._handle, self._armed = None, math.inf
         self.run_timers(self.now())
         self._arm()
 

@@ -50,17 +50,29 @@ def lab_user(index: int) -> tuple[str, str]:
     return f"sub{index}@lab", f"pw{index}"
 
 
+#: VlanTag objects by (tpid << 16 | vid): tags are immutable, so subscribers on the same S-VLAN
+#: (or C-VLAN number) share one object (at most 100 + 100 + 4,000 of them in these plans)
+_VLAN_TAGS: dict[int, VlanTag] = {}
+
+
+def _vlan_tag(tpid: int, vid: int) -> VlanTag:
+    tag = _VLAN_TAGS.get(tpid << 16 | vid)
+    if tag is None:
+        tag = _VLAN_TAGS[tpid << 16 | vid] = VlanTag(tpid, vid)
+    return tag
+
+
 def tags_for(mode: str, slot: int) -> tuple[VlanTag, ...]:
     """The tag stack of VLAN ``slot`` under ``mode`` (slot = index // per_vlan)."""
+    if mode == "qinq":
+        stag = STAG_FIRST + (slot // CTAGS_PER_STAG) % STAG_COUNT
+        return (_vlan_tag(TPID_8021AD, stag), _vlan_tag(TPID_8021Q, 1 + slot % CTAGS_PER_STAG))
     if mode == "untagged":
         return ()
     if mode == "mixed":
-        mode, slot = ("dot1q", slot // 2) if slot % 2 == 0 else ("qinq", slot // 2)
+        return tags_for("dot1q" if slot % 2 == 0 else "qinq", slot // 2)
     if mode == "dot1q":
-        return (VlanTag(TPID_8021Q, DOT1Q_FIRST + slot % DOT1Q_COUNT),)
-    if mode == "qinq":
-        stag = STAG_FIRST + (slot // CTAGS_PER_STAG) % STAG_COUNT
-        return (VlanTag(TPID_8021AD, stag), VlanTag(TPID_8021Q, 1 + slot % CTAGS_PER_STAG))
+        return (_vlan_tag(TPID_8021Q, DOT1Q_FIRST + slot % DOT1Q_COUNT),)
     raise ValueError(f"unknown VLAN mode {mode!r} (one of {', '.join(VLAN_MODES)})")
 
 
@@ -78,14 +90,29 @@ def layout(
         raise ValueError(f"unknown subscriber kind {kind!r}")
     if per_vlan < 1:
         raise ValueError("per_vlan must be >= 1")
+    given = credentials or {}
+    pppoe = kind == "pppoe"
     specs = []
     for index in range(first, first + count):
         tags = tags_for(vlan_mode, (index - 1) // per_vlan)
-        user, pw = ("", "")
-        if kind == "pppoe":
-            user, pw = (credentials or {}).get(index) or lab_user(index)
-        specs.append(SubscriberSpec(kind, index, tags, user, pw, auth))
+        if pppoe:
+            user, pw = given.get(index) or (f"sub{index}@lab", f"pw{index}")  # = lab_user(index)
+            specs.append(SubscriberSpec(kind, index, tags, user, pw, auth))
+        else:
+            specs.append(SubscriberSpec(kind, index, tags, "", "", auth))
     return specs
+
+
+_TAG = struct.Struct("!HH")
+_TAG2 = struct.Struct("!HHHH")
+
+
+def tag_stack_bytes(tags: tuple[VlanTag, ...]) -> bytes:
+    """The tag stack as on the wire (TPID + TCI per tag, outer first)."""
+    if len(tags) == 2:
+        outer, inner = tags
+        return _TAG2.pack(outer.tpid, outer.tci, inner.tpid, inner.tci)
+    return b"".join([_TAG.pack(t.tpid, t.tci) for t in tags])
 
 
 # ------------------------------------------------------------------------------ traffic packets

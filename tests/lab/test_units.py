@@ -109,3 +109,37 @@ def test_stats_rates_flaps_and_timeouts() -> None:
     assert rep["flaps"] == 1 and rep["admin_downs"] == 1 and rep["established_total"] == 1
     assert rep["timeouts"] == {"padi_timeout": 1} and rep["failures"] == {"lost_carrier": 1}
     assert "sessions up 1/3" in st.line(3.0)
+
+
+def _in_session(sid: int = 0x1234) -> PppoeSubscriber:
+    sub = subscriber()
+    sub.start(0.0)
+    sub.take_output()
+    pado = PPPoEPacket(Code.PADO, 0, ((Tag.AC_NAME, b"bng"), (Tag.HOST_UNIQ, b"\x00\x00\x00\x01")))
+    sub.receive_discovery(pado.encode(), AC, 0.1)
+    sub.take_output()
+    pads = PPPoEPacket(Code.PADS, sid, ((Tag.HOST_UNIQ, b"\x00\x00\x00\x01"),))
+    sub.receive_discovery(pads.encode(), AC, 0.2)
+    return sub
+
+
+def test_receive_session_sending_sends_what_receive_session_queues() -> None:
+    from abng.access.pppoe.codec import decode_session
+    from abng.ppp.codec import PROTO_LCP, ControlPacket, encode_ppp
+
+    head = bytes.fromhex("02ab01000001") + b"\x88\xa8\x00\x64\x81\x00\x00\x01\x88\x64"
+    queued, sending = _in_session(), _in_session()
+    assert queued.take_output() == sending.take_output() != []  # the LCP Configure-Request
+    # discovery has no timer left once the PPP client exists (next_deadline relies on it)
+    assert queued.disc.next_deadline() is None and queued.next_deadline() is not None
+    conf_req = encode_ppp(PROTO_LCP, ControlPacket(1, 7, b"\x01\x04\x05\xd4").encode())
+    again = encode_ppp(PROTO_LCP, ControlPacket(1, 8, b"\x01\x04\x05\xd4").encode())
+    for payload in (conf_req, again):
+        queued.receive_session(payload, 0.3)
+        sent: list[bytes] = []
+        sending.receive_session_sending(payload, 0.3, head, sent.append)
+        expected = [dst + head + p for dst, _, p in queued.take_output()]
+        assert sent == expected and sent and sending.take_output() == []
+        assert all(decode_session(f[len(AC) + len(head) :])[0] == 0x1234 for f in sent)
+        assert queued.take_events() == sending.take_events()
+        assert queued.next_deadline() == sending.next_deadline()
