@@ -177,8 +177,12 @@ def decode_options(data: bytes) -> tuple[Option, ...]:
 
 
 def encode_options(options: Iterable[Option]) -> bytes:
+    # a few short options (the usual case): concatenating is cheaper than building a list to join
     pack = _BB.pack
-    return b"".join([pack(t, 2 + len(d)) + d for t, d in options])
+    out = b""
+    for t, d in options:
+        out += pack(t, 2 + len(d)) + d
+    return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -316,10 +316,14 @@ class Negotiator:
             self.deadline = None
         if nxt is _OPENED:
             self.naks_received = 0
-        self._entered(now)
+        if self._entered_hook:
+            self._entered(now)
+
+    _entered_hook = False
+    """True in a subclass that overrides :meth:`_entered` (saves a call per transition here)."""
 
     def _entered(self, now: float) -> None:
-        """Hook for subclasses: called after every transition."""
+        """Hook for subclasses (set ``_entered_hook = True``): called after every transition."""
 
     def _do(self, action: Action, has_str: bool, now: float) -> None:
         """One action of a table cell; ``has_str``: the cell also sends a Terminate-Request."""

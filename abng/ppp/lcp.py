@@ -11,6 +11,7 @@ from __future__ import annotations
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from abng.ppp.codec import (
     AUTH_BY_DATA,
@@ -37,6 +38,7 @@ _ACK, _NAK, _REJ = Code.CONF_ACK, Code.CONF_NAK, Code.CONF_REJ  # verdicts (enum
 _PROTO_REJ, _ECHO_REQ, _ECHO_REPLY = int(Code.PROTO_REJ), int(Code.ECHO_REQ), int(Code.ECHO_REPLY)
 
 RandomBytes = Callable[[int], bytes]
+_tuple_new: Callable[[Any, tuple[Any, ...]], Any] = tuple.__new__
 
 MIN_MRU = 64
 
@@ -81,11 +83,11 @@ class LcpPolicy:
     def request_options(self) -> list[Option]:
         opts: list[Option] = []
         if self.send_mru:
-            opts.append(new_option(LCP_MRU, _H.pack(self.mru)))
+            opts.append(_tuple_new(Option, (LCP_MRU, _H.pack(self.mru))))  # = new_option(...)
         if self.auth is not None:
             opts.append(auth_option(self.auth))
         if self.send_magic:
-            opts.append(new_option(LCP_MAGIC, _I.pack(self.magic)))
+            opts.append(_tuple_new(Option, (LCP_MAGIC, _I.pack(self.magic))))
         return opts
 
     def check_request(self, options: Sequence[Option]) -> tuple[Code, Sequence[Option]]:
@@ -221,7 +223,7 @@ class Lcp(Negotiator):
         echo_interval: float = 30.0,
         echo_failure: int = 3,
     ) -> None:
-        super().__init__(PROTO_LCP, policy, config, out, counters)
+        Negotiator.__init__(self, PROTO_LCP, policy, config, out, counters)
         self.lcp_policy = policy
         self.echo_interval = echo_interval
         self.echo_failure = echo_failure
@@ -240,6 +242,8 @@ class Lcp(Negotiator):
         pol = self.lcp_policy
         return max(min(pol.peer_mru, pol.max_peer_mru), MIN_MRU) - 4 - 2
 
+    _entered_hook = True
+
     def _entered(self, now: float) -> None:
         if self.state is _OPENED:
             if self.echo_deadline is None and self.echo_interval > 0:
@@ -249,27 +253,28 @@ class Lcp(Negotiator):
             self.echo_outstanding = 0
 
     def _receive_extra(self, pkt: ControlPacket, now: float) -> None:
-        if pkt.code == _PROTO_REJ:
-            if self.state is not _OPENED or len(pkt.data) < 2:
+        code, _, data = pkt
+        if code == _PROTO_REJ:
+            if self.state is not _OPENED or len(data) < 2:
                 self.count("rx_protocol_reject_ignored")  # RFC 1661 §5.7: only in Opened
                 return
-            (proto,) = struct.unpack_from("!H", pkt.data)
+            (proto,) = _H.unpack_from(data)
             if proto == PROTO_LCP:
                 self._fire(_RXJ_MINUS, now)
                 return
             self.notices.append(LcpNotice("protocol_rejected", proto))
             self._fire(_RXJ_PLUS, now)
             return
-        if pkt.code in (_ECHO_REQ, _ECHO_REPLY) and self.state is _OPENED:
-            if len(pkt.data) < 4:
+        if code in (_ECHO_REQ, _ECHO_REPLY) and self.state is _OPENED:
+            if len(data) < 4:
                 self.count("rx_short_echo")
                 return
-            magic = int.from_bytes(pkt.data[:4], "big")
-            if magic != 0 and magic == self.magic:
+            magic = _I.unpack_from(data)[0]
+            if magic != 0 and magic == (self.lcp_policy.magic if self.lcp_policy.send_magic else 0):
                 self.count("rx_echo_looped")
                 self.notices.append(LcpNotice("loopback"))
                 return
-            if pkt.code == _ECHO_REPLY:
+            if code == _ECHO_REPLY:
                 self.echo_outstanding = 0
             else:
                 self._echo_req = pkt
@@ -299,7 +304,8 @@ class Lcp(Negotiator):
         return echo
 
     def handle_timer(self, now: float) -> None:
-        super().handle_timer(now)
+        if self.deadline is not None and now >= self.deadline:  # the restart timer (as in Negotiator)
+            Negotiator.handle_timer(self, now)
         if self.echo_deadline is None or now < self.echo_deadline:
             return
         if self.echo_outstanding >= self.echo_failure:
