@@ -42,6 +42,7 @@ import cProfile
 import gc
 import pstats
 import random
+import signal
 import struct
 import sys
 import tempfile
@@ -61,6 +62,9 @@ AC_MAC = b"\x02\xac\x00\x00\x00\x01"
 BROADCAST = b"\xff" * 6
 _TP2 = struct.Struct("=IIIHHIIHH")  # struct tpacket2_hdr (without its 4 bytes of padding)
 _STATUS = rxring.TP_STATUS_USER | rxring.TP_STATUS_VLAN_VALID | rxring.TP_STATUS_VLAN_TPID_VALID
+#: --sample: the timed windows set SAMPLING[0]; SIGPROF samples count the innermost Python file
+SAMPLING = [False]
+SAMPLES: dict[str, int] = defaultdict(int)
 _NET = 80  # where the kernel puts the network header: TPACKET_ALIGN(52 + 16)
 _MAC = _NET - 14
 
@@ -137,7 +141,9 @@ def _walk(frame: bytes) -> tuple[int, int]:
     return frame[off] << 8 | frame[off + 1], off + 2
 
 
-async def _run(n: int, outstanding: int, tmp: Path, profile: cProfile.Profile | None) -> dict[str, float]:
+async def _run(
+    n: int, outstanding: int, tmp: Path, profile: cProfile.Profile | None, objects: bool = False
+) -> dict[str, Any]:
     from abng.aaa import service as aaa_service
     from abng.access.idle import IdleWatch
     from abng.access.ipoe import IpoeService
@@ -207,20 +213,24 @@ async def _run(n: int, outstanding: int, tmp: Path, profile: cProfile.Profile | 
             del pending[:k]
             want = counters.rx + k
             c0 = tt()
+            SAMPLING[0] = True
             if profile is not None:
                 profile.enable()
             while counters.rx < want:
                 readable(on_frame)
             if profile is not None:
                 profile.disable()
+            SAMPLING[0] = False
             cpu += tt() - c0
         c0 = tt()
+        SAMPLING[0] = True
         if profile is not None:
             profile.enable()
         for _ in range(3):
             await asyncio.sleep(0)
         if profile is not None:
             profile.disable()
+        SAMPLING[0] = False
         cpu += tt() - c0
         replies, sock.sent = sock.sent, []
         now = time.time()
@@ -255,17 +265,26 @@ async def _run(n: int, outstanding: int, tmp: Path, profile: cProfile.Profile | 
     assert active == n, (active, n, dict(trunk.counters))
     assert len(pppoe.subs) == n
     gc.unfreeze()
+    kept: dict[str, int] = {}
+    if objects:  # GC-tracked objects alive now, by type (what each established session keeps)
+        gc.collect()
+        for o in gc.get_objects():
+            t = type(o)
+            name = f"{t.__module__}.{t.__qualname__}"
+            kept[name] = kept.get(name, 0) + 1
     idle.close()
     store_task.cancel()
     trunk.timers.close()
     await daemon.tasks.close()
     daemon.store.close()
-    return {"setups": n, "thread_us_per_setup": cpu / n * 1e6, "rounds": rounds}
+    return {"setups": n, "thread_us_per_setup": cpu / n * 1e6, "rounds": rounds, "kept": kept}
 
 
-def run(n: int, outstanding: int, profile: cProfile.Profile | None = None) -> dict[str, float]:
+def run(
+    n: int, outstanding: int, profile: cProfile.Profile | None = None, objects: bool = False
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="abng-framebench-") as d:
-        return asyncio.run(_run(n, outstanding, Path(d), profile))
+        return asyncio.run(_run(n, outstanding, Path(d), profile, objects))
 
 
 PARTS = (
@@ -288,16 +307,42 @@ PARTS = (
 )
 
 
+def part(file: str) -> str:
+    for name, prefixes in PARTS:
+        if any(p in file for p in prefixes):
+            return name
+    return "other"
+
+
+def _sample(signum: int, frame: Any) -> None:
+    if SAMPLING[0] and frame is not None:
+        SAMPLES[frame.f_code.co_filename] += 1
+
+
+def sampled(n: int, outstanding: int, repeat: int) -> None:
+    """Loop-thread CPU per setup split by part: SIGPROF every 0.5 ms of CPU charges the
+    innermost Python frame's file (C functions count for their Python caller, as py-spy)."""
+    signal.signal(signal.SIGPROF, _sample)
+    signal.setitimer(signal.ITIMER_PROF, 0.0005, 0.0005)
+    us = [run(n, outstanding)["thread_us_per_setup"] for _ in range(repeat)]
+    signal.setitimer(signal.ITIMER_PROF, 0, 0)
+    by: dict[str, int] = defaultdict(int)
+    for file, k in SAMPLES.items():
+        by[part(file)] += k
+    total = sum(by.values()) or 1
+    mean = sum(us) / len(us)
+    print(f"{mean:.1f} us loop-thread CPU/setup (mean of {repeat}, n={n}; {total} samples)")
+    for name, k in sorted(by.items(), key=lambda kv: -kv[1]):
+        print(f"{mean * k / total:8.1f} us/setup {k / total:6.1%}  {name}")
+    print("files:")
+    for file, k in sorted(SAMPLES.items(), key=lambda kv: -kv[1])[:25]:
+        print(f"{mean * k / total:8.1f} us/setup {k / total:6.1%}  {file}")
+
+
 def parts(stats: pstats.Stats) -> dict[str, float]:
     """Own (tottime) seconds by part; builtins are charged to their caller's part."""
     out: dict[str, float] = defaultdict(float)
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
-
-    def part(file: str) -> str:
-        for name, prefixes in PARTS:
-            if any(p in file for p in prefixes):
-                return name
-        return "other"
 
     for (file, _line, _fn), (_cc, _nc, tt, _ct, callers) in raw.items():
         if file == "~":  # a builtin: split its time between its callers by their call counts
@@ -316,12 +361,29 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5, help="runs (the best is reported)")
     ap.add_argument("--profile", action="store_true", help="cProfile the timed part of one run")
     ap.add_argument("--parts", action="store_true", help="own time by part (cProfile, one run)")
+    ap.add_argument("--sample", action="store_true", help="CPU per setup by part (SIGPROF samples)")
+    ap.add_argument("--objects", action="store_true", help="GC-tracked objects kept per session")
     ap.add_argument("--sort", default="tottime")
     ap.add_argument("--top", type=int, default=40)
     args = ap.parse_args()
     from abng.core.daemon import GC_THRESHOLDS
 
     gc.set_threshold(*GC_THRESHOLDS)  # as abngd
+    if args.sample:
+        run(min(args.n, 300), args.outstanding)  # warm-up
+        sampled(args.n, args.outstanding, args.repeat)
+        return
+    if args.objects:  # the difference between n and 2n sessions: what one session keeps
+        a, b = (
+            run(args.n, args.outstanding, objects=True)["kept"],
+            run(2 * args.n, args.outstanding, objects=True)["kept"],
+        )
+        per = {k: (b.get(k, 0) - a.get(k, 0)) / args.n for k in set(a) | set(b)}
+        print(f"GC-tracked objects kept per session: {sum(per.values()):.1f}")
+        for k, v in sorted(per.items(), key=lambda kv: -kv[1]):
+            if abs(v) >= 0.05:
+                print(f"  {v:6.2f}  {k}")
+        return
     if args.profile or args.parts:
         prof = cProfile.Profile()
         run(args.n, args.outstanding, prof)

@@ -277,13 +277,14 @@ class PppoeService:
         self.trunk.send(build_frame(dst, self.trunk.datapath.trunk_mac, tags, ETH_P_PPPOE_DISC, payload))
 
     def _new(self, ns: NewSession, tags: tuple[VlanTag, ...], iface: str, now: float) -> None:
+        mac = format_mac(ns.peer_mac)
         data = {
             "pppoe_session_id": ns.session_id,
-            "peer_mac": format_mac(ns.peer_mac),
+            "peer_mac": mac,
             "tags": tags_to_json(tags),
             "service_name": ns.service_name,
         }
-        core = self.mgr.open(SessionType.PPPOE, "", format_mac(ns.peer_mac), iface, data)
+        core = self.mgr.open(SessionType.PPPOE, "", mac, iface, data)
         ppp = PPPSession(self.ppp_cfg.with_max_payload(ns.max_payload), os.urandom, now)
         sub = self._adopt(Sub(ns, tags, iface, ppp, core.id))
         self._run(sub, now, self._start, sub, now)
