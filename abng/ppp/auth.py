@@ -62,7 +62,7 @@ def chap_md5_verify(chap_id: int, secret: bytes, challenge: bytes, response: byt
 def _text(raw: bytes) -> str:
     """UTF-8 text; other bytes survive as surrogates (``.encode("utf-8", "surrogateescape")``
     gives the exact octets back, e.g. for RADIUS User-Name)."""
-    return raw.decode("utf-8", errors="surrogateescape")
+    return raw.decode("utf-8", "surrogateescape")
 
 
 class Authenticator:
@@ -110,7 +110,7 @@ class PapServer(Authenticator):
     method = "pap"
 
     def __init__(self, out: list[bytes], counters: dict[str, int], timeout: float) -> None:
-        super().__init__(out, counters)
+        Authenticator.__init__(self, out, counters)
         self.timeout = timeout
         self._message = b""
 
@@ -171,7 +171,7 @@ class ChapServer(Authenticator):
         interval: float,
         max_tries: int,
     ) -> None:
-        super().__init__(out, counters)
+        Authenticator.__init__(self, out, counters)
         self.rng = rng
         self.name = name
         self.interval = interval

@@ -162,16 +162,18 @@ def decode_options(data: bytes) -> tuple[Option, ...]:
     append = options.append
     pos = 0
     end = len(data)
+    left = MAX_OPTIONS + 1  # options still allowed before the bomb check trips
     while pos < end:
         if end - pos < 2:
             raise DecodeError("truncated_option", f"at offset {pos}")
-        otype, olen = data[pos], data[pos + 1]
+        olen = data[pos + 1]
         nxt = pos + olen
         if olen < 2 or nxt > end:
-            raise DecodeError("bad_option_length", f"type {otype} length {olen} at offset {pos}")
-        append(_tuple_new(Option, (otype, data[pos + 2 : nxt])))
+            raise DecodeError("bad_option_length", f"type {data[pos]} length {olen} at offset {pos}")
+        append(_tuple_new(Option, (data[pos], data[pos + 2 : nxt])))
         pos = nxt
-        if len(options) > MAX_OPTIONS:
+        left -= 1
+        if not left:
             raise DecodeError("too_many_options", f"more than {MAX_OPTIONS}")
     return tuple(options)
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import functools
 import ipaddress
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from abng.core import ipv4
 from abng.ppp.codec import (
@@ -25,6 +26,7 @@ from abng.ppp.codec import (
 )
 
 ZERO = b"\x00\x00\x00\x00"
+_tuple_new: Callable[[Any, tuple[Any, ...]], Any] = tuple.__new__
 _ACK, _NAK, _REJ = Code.CONF_ACK, Code.CONF_NAK, Code.CONF_REJ  # verdicts (enum lookups are slow)
 
 
@@ -77,7 +79,7 @@ class IpcpServerPolicy:
             else:
                 want = dns[otype]
             if data != want:
-                nak.append(new_option(otype, want))
+                nak.append(_tuple_new(Option, (otype, want)))  # = new_option(otype, want)
         if self.prompts > 0 and not has_address:
             # RFC 1661 §5.3: a Nak may carry options the peer did not request, to prompt it.
             self.prompts -= 1
@@ -123,11 +125,11 @@ class IpcpClientPolicy:
 
     def request_options(self) -> list[Option]:
         asked = self.asked
-        if asked is _ASK_ALL:
+        if asked is _ASK_ALL:  # = the general case below, without the new_option calls
             return [
-                new_option(IPCP_ADDRESS, self.ip),
-                new_option(IPCP_DNS1, self.dns1),
-                new_option(IPCP_DNS2, self.dns2),
+                _tuple_new(Option, (IPCP_ADDRESS, self.ip)),
+                _tuple_new(Option, (IPCP_DNS1, self.dns1)),
+                _tuple_new(Option, (IPCP_DNS2, self.dns2)),
             ]
         opts: list[Option] = []
         if IPCP_ADDRESS in asked:
