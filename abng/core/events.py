@@ -47,16 +47,29 @@ class EventBus:
         self._listeners: dict[int, tuple[frozenset[str] | None, Listener]] = {}
         self._next = 1
         self.published = 0
+        #: what ``wanted`` answers from, recomputed on (un)subscribe: None = some listener takes all
+        self._names: frozenset[str] | None = frozenset()
+
+    def _recompute(self) -> None:
+        names: set[str] = set()
+        for events, _ in self._listeners.values():
+            if events is None:
+                self._names = None
+                return
+            names |= events
+        self._names = frozenset(names)
 
     def subscribe(self, listener: Listener, events: frozenset[str] | None = None) -> int:
         """Register ``listener``; ``events=None`` means every event.  Returns a token."""
         token = self._next
         self._next += 1
         self._listeners[token] = (events, listener)
+        self._recompute()
         return token
 
     def unsubscribe(self, token: int) -> None:
         self._listeners.pop(token, None)
+        self._recompute()
 
     @property
     def subscribers(self) -> int:
@@ -64,7 +77,8 @@ class EventBus:
 
     def wanted(self, name: EventName | str) -> bool:
         """Whether any listener takes ``name`` events (callers skip building the data if not)."""
-        return any(events is None or name in events for events, _ in self._listeners.values())
+        names = self._names
+        return names is None or name in names
 
     def publish(self, name: EventName | str, data: dict[str, Any]) -> None:
         event: Event = {"event": str(name), "timestamp": utc_timestamp(self._clock()), "data": data}
