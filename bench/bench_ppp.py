@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_ppp.py
 
 Measures: PADI->PADO per second, PADR->PADS per second, complete PPP establishments per second
-(LCP + PAP + IPCP between our PPPSession and PPPClient, in memory), and LCP echo answers per second.
+(LCP + PAP + IPCP between our PPPSession and PPPClient, in memory), and LCP echo answers per second,
+all per second of process CPU time (``time.process_time``, not wall time: the machine is shared).
 """
 
 from __future__ import annotations
@@ -29,26 +30,26 @@ def bench_discovery(n: int = 50_000) -> None:
     srv = DiscoveryServer(cfg)
     padi = PPPoEPacket(Code.PADI, 0, ((Tag.SERVICE_NAME, b""),)).encode()
     macs = [bytes([2, 0, 0, i >> 16 & 0xFF, i >> 8 & 0xFF, i & 0xFF]) for i in range(n)]
-    t = time.perf_counter()
+    t = time.process_time()
     pados = [srv.handle(padi, mac, (100, 7), 0.0).reply for mac in macs]
-    print("PADI -> PADO", rate(n, time.perf_counter() - t))
+    print("PADI -> PADO", rate(n, time.process_time() - t))
     padrs = []
     for reply in pados:
         assert reply is not None
         c = decode(reply).tag(Tag.AC_COOKIE) or b""
         padrs.append(PPPoEPacket(Code.PADR, 0, ((Tag.SERVICE_NAME, b""), (Tag.AC_COOKIE, c))).encode())
-    t = time.perf_counter()
+    t = time.process_time()
     made = sum(
         1 for mac, padr in zip(macs, padrs, strict=True) if srv.handle(padr, mac, (100, 7), 1.0).new_session
     )
-    print("PADR -> PADS (session created)", rate(made, time.perf_counter() - t))
+    print("PADR -> PADS (session created)", rate(made, time.process_time() - t))
 
 
 def bench_establish(n: int = 2_000) -> None:
     r = random.Random(1)
     server_cfg = PPPConfig(gateway_ip="100.64.0.1")
     client_cfg = ClientConfig(username="user1@example.net", password="test")
-    t = time.perf_counter()
+    t = time.process_time()
     for _ in range(n):
         s = PPPSession(server_cfg, r.randbytes, 0.0)
         c = PPPClient(client_cfg, r.randbytes, 0.0)
@@ -63,14 +64,14 @@ def bench_establish(n: int = 2_000) -> None:
                     s.auth_result(True, "100.64.0.9", ("192.0.2.53",), "", 0.0)
             to_s, to_c = c.take_output(), s.take_output()
         assert s.is_up and c.is_up
-    print("PPP establishments (LCP+PAP+IPCP, both sides)", rate(n, time.perf_counter() - t))
+    print("PPP establishments (LCP+PAP+IPCP, both sides)", rate(n, time.process_time() - t))
     echo = control_frame(PROTO_LCP, 9, 1, struct.pack("!I", 0x12345678))
     m = 200_000
-    t = time.perf_counter()
+    t = time.process_time()
     for _ in range(m):
         s.receive(echo, 0.0)
         s.take_output()
-    print("LCP Echo-Request -> Echo-Reply", rate(m, time.perf_counter() - t))
+    print("LCP Echo-Request -> Echo-Reply", rate(m, time.process_time() - t))
 
 
 if __name__ == "__main__":
