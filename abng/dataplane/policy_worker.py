@@ -98,6 +98,10 @@ class Outcome(NamedTuple):
         return self.errno == 0
 
 
+#: the outcomes of intents done, by (steered, pending): shared, not one per intent
+_DONE = {(s, p): Outcome(0, "", s, p) for s in (False, True) for p in (False, True)}
+
+
 @dataclass(slots=True)
 class _Batch:
     results: list[Outcome]
@@ -173,7 +177,7 @@ class PolicyWorker:
                 out.append(Outcome(errno, detail))
                 continue
             steered = False if isinstance(op, Down) else self.cgnat.is_steered(op.want.ip, op.want.bypass)
-            out.append(Outcome(0, "", steered, n in b.pending))
+            out.append(_DONE[steered, n in b.pending])
         return out
 
     def _remove(self, b: _Batch, items: list[tuple[int, Want]]) -> None:

@@ -205,7 +205,10 @@ class PolicyService:
             if len(self._queue) < MAX_BATCH and COALESCE > 0:
                 await asyncio.sleep(COALESCE)  # let a burst gather: fewer thread hand-offs
             self._wake.clear()
-            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            if len(self._queue) <= MAX_BATCH:
+                batch, self._queue = self._queue, []
+            else:
+                batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             if self._queue:
                 self._wake.set()  # the rest goes next: the loop finishes this batch's sessions meanwhile
             async with self._lock:  # not while a new worker process is being started

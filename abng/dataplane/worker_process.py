@@ -67,9 +67,8 @@ class RemoteError(RuntimeError):
 
 # ---- wire forms ------------------------------------------------------------------------------
 def want_tuple(want: Want) -> WantTuple:
-    s = want.shape
-    shape = None if s is None else (s.down, s.up, s.overhead, s.mpu)
-    return (want.key, want.ip, want.device, shape, want.bypass, want.mtu)
+    key, ip, device, s, bypass, mtu = want
+    return (key, ip, device, None if s is None else (s[0], s[1], s[2], s[3]), bypass, mtu)
 
 
 #: decoded shapes (frozen, so shared): a handful of distinct rate plans in practice
@@ -89,7 +88,7 @@ def want_of(t: WantTuple) -> Want:
 
 
 def outcome_tuples(outs: Iterable[Outcome]) -> list[OutcomeTuple]:
-    return [(o.errno, o.detail, o.steered, o.pending) for o in outs]
+    return [(errno, detail, steered, pending) for errno, detail, steered, pending in outs]
 
 
 def outcomes_of(items: Iterable[OutcomeTuple]) -> list[Outcome]:
