@@ -1,6 +1,7 @@
 """CPU cost of one complete PPPoE PAP session setup, server side and client side, in memory.
 
     .venv/bin/python bench/ppp_setup_cpu.py [--n 3000] [--repeat 3] [--profile server|client]
+    .venv/bin/python bench/ppp_setup_cpu.py --objects 2000
 
 Each setup: PADI -> PADO -> PADR -> PADS, LCP both ways, PAP, IPCP both ways (with the Nak
 round for address and DNS), then one LCP echo from the server answered by the client.  The
@@ -10,6 +11,10 @@ verdict through auth_result); the client side is the load generator's
 :class:`abng.lab.pppoe_client.PppoeSubscriber` (DiscoveryClient + PPPClient).  No sockets, no
 Ethernet framing (frames.py is not part of this measurement), no asyncio.
 
+``--objects N`` instead sets up N sessions and keeps the server side of each (as abngd does
+with sessions up), then prints the GC-tracked objects kept per established server session, by
+type (the bench's own bookkeeping excluded).
+
 Every call into either side is timed (thread_time_ns, the timer's own cost subtracted); the
 sum of both is checked against the process CPU time of the whole run.  Reported: CPU
 microseconds per setup, server and client, best of ``--repeat`` runs.
@@ -18,7 +23,9 @@ microseconds per setup, server and client, best of ``--repeat`` runs.
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
+import gc
 import os
 import pstats
 import random
@@ -188,12 +195,66 @@ def run(n: int, prof: str | None = None) -> tuple[float, float, float]:
     return s_ns / n / 1000, c_ns / n / 1000, cpu * 1e6 / n
 
 
+def objects_kept(n: int) -> None:
+    """Print the GC-tracked objects kept per established server session (N sessions kept)."""
+    server = Server()
+    rng = random.Random(7)
+    client_cfg = ClientConfig("user1@example.net", "test", auth_protocols=("pap",))
+
+    def setup(i: int, now: float) -> None:
+        mac = bytes([2, 0, 0, (i >> 16) & 0xFF, (i >> 8) & 0xFF, i & 0xFF])
+        sub = PppoeSubscriber(client_cfg, rng.randbytes, i.to_bytes(4, "big"))
+        sub.start(now)
+        for _ in range(100):
+            c_out, s_out = sub.take_output(), server.take()
+            if not c_out and not s_out:
+                break
+            for _dst, etype, payload in c_out:
+                server.on_frame(etype, payload, mac, now)
+            for _dst, etype, payload in s_out:
+                if etype == DISC:
+                    sub.receive_discovery(payload, AC_MAC, now)
+                else:
+                    sub.receive_session(decode_session(payload)[1], now)
+        if not isinstance(sub.take_events()[0], PppoeUp):
+            raise AssertionError(f"setup {i} failed")
+        server.echo(sub.session_id, now + server.ppp_cfg.lcp_echo_interval)  # one keepalive round
+        for _dst, _etype, payload in server.take():
+            sub.receive_session(decode_session(payload)[1], now)
+        for _dst, etype, payload in sub.take_output():
+            server.on_frame(etype, payload, mac, now)
+        server.take()
+
+    def census() -> collections.Counter[str]:
+        return collections.Counter(f"{type(o).__module__}.{type(o).__qualname__}" for o in gc.get_objects())
+
+    setup(0, 1000.0)  # module-level caches filled
+    gc.collect()
+    before = census()
+    for i in range(1, n + 1):
+        setup(i, 1000.0 + i * 0.0005)
+    kept = [ppp for _mac, ppp in server.subs.values()]  # the sessions abngd would hold
+    server.subs.clear()  # the bench's (mac, session) tuples and dicts are not abngd's
+    server.deadlines.clear()
+    gc.collect()
+    diff = census() - before
+    del kept
+    print(f"GC-tracked objects kept per established server session ({n} kept): {sum(diff.values()) / n:.2f}")
+    for name, count in diff.most_common():
+        if count >= n // 2:
+            print(f"  {count / n:5.2f} {name}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=3000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", choices=("server", "client"))
+    ap.add_argument("--objects", type=int, metavar="N", help="count objects kept per server session")
     args = ap.parse_args()
+    if args.objects:
+        objects_kept(args.objects)
+        return
     if args.profile:
         run(args.n, args.profile)
         return
