@@ -77,6 +77,7 @@ _PROTO_PAP_HEAD = encode_ppp(PROTO_PAP, b"")
 _tuple_new: Callable[[Any, tuple[Any, ...]], Any] = tuple.__new__
 
 
+_NO_EVENTS: list[ClientEvent] = []  # shared while a machine has no event (never appended to)
 _derived: tuple[ClientConfig | None, FsmConfig | None, tuple[int, ...]] = (None, None, ())
 
 
@@ -99,7 +100,7 @@ class PPPClient:
         self.config = config
         self.counters: dict[str, int] = {}
         self._out: list[bytes] = []
-        self._events: list[ClientEvent] = []
+        self._events: list[ClientEvent] = _NO_EVENTS  # a list of its own once there is an event
         fsm, accept = _derive(config)
         self.fsm = fsm
         self.lcp_policy = LcpPolicy(
@@ -152,7 +153,7 @@ class PPPClient:
             elif proto == PROTO_CHAP and phase == "auth":
                 self._chap(decode_chap(bytes(ppp_payload[2:])), now)
             elif proto == PROTO_IPV4 and self.is_up:
-                self._events.append(IPv4Packet(bytes(ppp_payload[2:])))
+                self._emit(IPv4Packet(bytes(ppp_payload[2:])))
             elif proto not in (PROTO_PAP, PROTO_CHAP, PROTO_IPCP, PROTO_IPV4):
                 self.lcp.protocol_reject(proto, bytes(ppp_payload[2:]))
             else:
@@ -216,8 +217,17 @@ class PPPClient:
         return out
 
     def take_events(self) -> list[ClientEvent]:
-        events, self._events = self._events, []
+        events = self._events
+        if not events:
+            return []
+        self._events = _NO_EVENTS
         return events
+
+    def _emit(self, event: ClientEvent) -> None:
+        if self._events:
+            self._events.append(event)
+        else:
+            self._events = [event]
 
     # --- authentication (as the peer being authenticated) ------------------------------------
 
@@ -257,11 +267,11 @@ class PPPClient:
     def _finish(self) -> None:
         if self.down_reason is None:
             self.down_reason = self._cause or self.lcp.failure or "negotiation_failed"
-            self._events.append(SessionDown(self.down_reason))
+            self._emit(SessionDown(self.down_reason))
         if not self.finished:
             self.finished = True
             self.phase = "done"
-            self._events.append(LinkFinished())
+            self._emit(LinkFinished())
 
     def _process(self, now: float) -> None:
         lcp, ipcp = self.lcp, self.ipcp
@@ -286,7 +296,7 @@ class PPPClient:
                     self.is_up = True
                     pol = self.ipcp_policy
                     up: ClientUp = _tuple_new(ClientUp, (ip_str(pol.ip), ip_str(pol.gateway), pol.dns()))
-                    self._events.append(up)
+                    self._emit(up)
                 elif signal in (_TLD, _TLF) and self.down_reason is None:
                     self.lcp.fail("ipcp_down" if signal is _TLD else "negotiation_failed", now)
             if not busy or self.finished:
@@ -307,7 +317,7 @@ class PPPClient:
             self.is_up = False
             if self.down_reason is None:
                 self.down_reason = self._cause or self.lcp.failure or "renegotiation"
-                self._events.append(SessionDown(self.down_reason))
+                self._emit(SessionDown(self.down_reason))
             if self.lcp.state not in (_S_CLOSING, _S_STOPPING):
                 self.lcp.close(now)
         elif signal is _TLF:

@@ -169,6 +169,11 @@ _CONF_REQ, _CONF_ACK, _CONF_NAK, _CONF_REJ = 1, 2, 3, 4
 _TERM_REQ, _TERM_ACK, _CODE_REJ = 5, 6, 7
 
 
+NO_SIGNALS: list[Action] = []
+"""Shared by every machine without pending signals (never appended to: a machine that has a
+signal gets a list of its own), so that an established session keeps no empty list for them."""
+
+
 class IllegalTransition(RuntimeError):
     """An event that the RFC table does not allow in the current state: a bug in our code."""
 
@@ -236,7 +241,7 @@ class Negotiator:
         self.out = out
         self.counters = counters
         self.state = _INITIAL
-        self.signals: list[Action] = []
+        self.signals: list[Action] = NO_SIGNALS  # a list of its own once there is a signal
         self.restart_count = 0
         self.deadline: float | None = None
         self.next_id = 1
@@ -305,7 +310,10 @@ class Negotiator:
                 data = reply[2]
                 self.out.append(_HBBH.pack(self.protocol, reply[0], reply[1], 4 + len(data)) + data)
             elif action is _TLU or action is _TLD or action is _TLS or action is _TLF:
-                self.signals.append(action)
+                if self.signals:
+                    self.signals.append(action)
+                else:
+                    self.signals = [action]
             elif action is _IRC:
                 cfg = self.config
                 self.restart_count = cfg.max_terminate if has_str else cfg.max_configure
@@ -342,7 +350,10 @@ class Negotiator:
                 raise IllegalTransition(f"{action} without a Configure-Request to answer")
             self.out.append(control_frame(self.protocol, reply[0], reply[1], reply[2]))
         elif action is _TLU or action is _TLD or action is _TLS or action is _TLF:
-            self.signals.append(action)
+            if self.signals:
+                self.signals.append(action)
+            else:
+                self.signals = [action]
         elif action is _IRC:
             cfg = self.config
             self.restart_count = cfg.max_terminate if has_str else cfg.max_configure
@@ -498,7 +509,10 @@ class Negotiator:
         self._fire(_RCN, now)
 
     def take_signals(self) -> list[Action]:
-        signals, self.signals = self.signals, []
+        signals = self.signals
+        if not signals:
+            return []
+        self.signals = NO_SIGNALS
         return signals
 
     # --- persistence (resume after a daemon restart) ----------------------------------------

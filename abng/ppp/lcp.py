@@ -209,6 +209,9 @@ class LcpNotice:
     protocol: int = 0
 
 
+_NO_NOTICES: list[LcpNotice] = []  # shared while there is none (never appended to)
+
+
 class Lcp(Negotiator):
     """LCP = the shared automaton + LCP-only codes + keepalive."""
 
@@ -230,7 +233,7 @@ class Lcp(Negotiator):
         self.echo_deadline: float | None = None
         self.echo_outstanding = 0
         self.echo_id = 0
-        self.notices: list[LcpNotice] = []
+        self.notices: list[LcpNotice] = _NO_NOTICES  # a list of its own once there is a notice
         self._echo_req: ControlPacket | None = None
 
     @property
@@ -262,7 +265,7 @@ class Lcp(Negotiator):
             if proto == PROTO_LCP:
                 self._fire(_RXJ_MINUS, now)
                 return
-            self.notices.append(LcpNotice("protocol_rejected", proto))
+            self._notice(LcpNotice("protocol_rejected", proto))
             self._fire(_RXJ_PLUS, now)
             return
         if code in (_ECHO_REQ, _ECHO_REPLY) and self.state is _OPENED:
@@ -272,7 +275,7 @@ class Lcp(Negotiator):
             magic = _I.unpack_from(data)[0]
             if magic != 0 and magic == (self.lcp_policy.magic if self.lcp_policy.send_magic else 0):
                 self.count("rx_echo_looped")
-                self.notices.append(LcpNotice("loopback"))
+                self._notice(LcpNotice("loopback"))
                 return
             if code == _ECHO_REPLY:
                 self.echo_outstanding = 0
@@ -310,13 +313,22 @@ class Lcp(Negotiator):
             return
         if self.echo_outstanding >= self.echo_failure:
             self.echo_deadline = None
-            self.notices.append(LcpNotice("lost_carrier", self.echo_outstanding))
+            self._notice(LcpNotice("lost_carrier", self.echo_outstanding))
             return
         self.echo_id = (self.echo_id + 1) & 0xFF
         self._send(_ECHO_REQ, self.echo_id, _I.pack(self.magic))
         self.echo_outstanding += 1
         self.echo_deadline = now + self.echo_interval
 
+    def _notice(self, notice: LcpNotice) -> None:
+        if self.notices:
+            self.notices.append(notice)
+        else:
+            self.notices = [notice]
+
     def take_notices(self) -> list[LcpNotice]:
-        notices, self.notices = self.notices, []
+        notices = self.notices
+        if not notices:
+            return []
+        self.notices = _NO_NOTICES
         return notices

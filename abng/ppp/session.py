@@ -86,6 +86,7 @@ class PPPConfig:
         return fsm_config(self.restart_interval, self.max_configure, self.max_terminate, self.max_failure)
 
 
+_NO_EVENTS: list[Event] = []  # shared while a machine has no event (never appended to)
 _derived: tuple[PPPConfig | None, FsmConfig | None, tuple[int, ...]] = (None, None, ())
 
 
@@ -108,7 +109,7 @@ class PPPSession:
         self.created = now
         self.counters: dict[str, int] = {}
         self._out: list[bytes] = []
-        self._events: list[Event] = []
+        self._events: list[Event] = _NO_EVENTS  # a list of its own once there is an event
         self.lcp_policy = LcpPolicy(rng, config.mru, config.mtu, auth_offer=offer)
         self.lcp = Lcp(
             self.lcp_policy,
@@ -169,7 +170,7 @@ class PPPSession:
                 self._receive_auth(proto, bytes(ppp_payload[2:]), now)
             elif proto == PROTO_IPV4:
                 if self.is_up:
-                    self._events.append(IPv4Packet(bytes(ppp_payload[2:])))
+                    self._emit(IPv4Packet(bytes(ppp_payload[2:])))
                 else:
                     self._count("rx_ip_before_up")
             else:
@@ -254,8 +255,17 @@ class PPPSession:
         return out
 
     def take_events(self) -> list[Event]:
-        events, self._events = self._events, []
+        events = self._events
+        if not events:
+            return []
+        self._events = _NO_EVENTS
         return events
+
+    def _emit(self, event: Event) -> None:
+        if self._events:
+            self._events.append(event)
+        else:
+            self._events = [event]
 
     # --- internals ---------------------------------------------------------------------------
 
@@ -269,7 +279,7 @@ class PPPSession:
         request = self.auth.receive(info, now)
         if request is not None:
             self.username = request.username
-            self._events.append(request)
+            self._emit(request)
 
     def _start_auth(self, now: float) -> None:
         cfg = self.config
@@ -294,14 +304,14 @@ class PPPSession:
     def _go_down(self, reason: str) -> None:
         if self.down_reason is None:
             self.down_reason = reason
-            self._events.append(SessionDown(reason))
+            self._emit(SessionDown(reason))
 
     def _finish(self) -> None:
         # Only reached without a prior tld when LCP never opened: negotiation gave up.
         self._go_down(self._cause or self.lcp.failure or "negotiation_failed")
         if not self.finished:
             self.finished = True
-            self._events.append(LinkFinished())
+            self._emit(LinkFinished())
 
     def _process(self, now: float) -> None:
         lcp = self.lcp
@@ -312,7 +322,7 @@ class PPPSession:
             for notice in self.lcp.take_notices():
                 busy = True
                 if notice.kind == "lost_carrier":
-                    self._events.append(EchoTimeout(notice.protocol))
+                    self._emit(EchoTimeout(notice.protocol))
                     self._cause = self._cause or "lost_carrier"
                     self.lower_down("lost_carrier", now)
                     return
@@ -350,7 +360,7 @@ class PPPSession:
         if signal is _TLU and not self.is_up and self.down_reason is None:
             self.is_up = True
             mtu = min(self.lcp_policy.peer_mru, self.config.mtu)
-            self._events.append(SessionUp(self.ip, mtu, self.lcp_policy.mru))
+            self._emit(SessionUp(self.ip, mtu, self.lcp_policy.mru))
         elif signal is _TLD:
             self._count("ipcp_renegotiation")  # the address stays; IPCP negotiates again
         elif signal is _TLF and self.down_reason is None:
