@@ -279,7 +279,8 @@ class PPPClient:
             if not lcp.notices and not lcp.signals and not ipcp.signals:
                 return  # nothing to act on (the common case: checked without building lists)
             busy = False
-            for notice in self.lcp.take_notices():
+            # each take_* only when there is something to take (an empty take builds a list)
+            for notice in lcp.take_notices() if lcp.notices else ():
                 busy = True
                 if notice.kind == "lost_carrier":
                     self._cause = self._cause or "lost_carrier"
@@ -287,10 +288,10 @@ class PPPClient:
                     return
                 if notice.kind == "loopback":
                     self.lcp.fail("loopback", now)
-            for signal in self.lcp.take_signals():
+            for signal in lcp.take_signals() if lcp.signals else ():
                 busy = True
                 self._lcp_signal(signal, now)
-            for signal in self.ipcp.take_signals():
+            for signal in ipcp.take_signals() if ipcp.signals else ():
                 busy = True
                 if signal is _TLU and not self.is_up:
                     self.is_up = True

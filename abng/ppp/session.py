@@ -319,7 +319,8 @@ class PPPSession:
             if not lcp.notices and not lcp.signals and (self.ipcp is None or not self.ipcp.signals):
                 return  # nothing to act on (the common case: checked without building lists)
             busy = False
-            for notice in self.lcp.take_notices():
+            # each take_* only when there is something to take (an empty take builds a list)
+            for notice in lcp.take_notices() if lcp.notices else ():
                 busy = True
                 if notice.kind == "lost_carrier":
                     self._emit(EchoTimeout(notice.protocol))
@@ -331,10 +332,10 @@ class PPPSession:
                 elif notice.kind == "protocol_rejected" and notice.protocol == PROTO_IPCP and self.ipcp:
                     self.ipcp.failure = "protocol_rejected"
                     self.ipcp.close(now)
-            for signal in self.lcp.take_signals():
+            for signal in lcp.take_signals() if lcp.signals else ():
                 busy = True
                 self._lcp_signal(signal, now)
-            if self.ipcp is not None:
+            if self.ipcp is not None and self.ipcp.signals:
                 for signal in self.ipcp.take_signals():
                     busy = True
                     self._ipcp_signal(signal, now)
