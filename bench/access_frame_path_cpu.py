@@ -153,6 +153,8 @@ async def _run(
     from abng.lab.config import lab_config, write_config
 
     cfg = lab_config(pppoe_users=n, vlan_mode="qinq")
+    # the clients never retransmit here (no client timers): no PADI may be rate-limited away
+    cfg.setdefault("pppoe", {})["padi_rate_limit"] = 1_000_000
     write_config(tmp / "etc", cfg)
     daemon = Daemon(Paths(tmp / "etc", tmp / "run", tmp / "var"))
     daemon.load_config()

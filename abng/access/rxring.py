@@ -9,8 +9,11 @@ tpacket2_hdr): status, len, snaplen, mac, net, sec, nsec, vlan_tci, vlan_tpid; t
 struct sockaddr_ll follows at `TPACKET_ALIGN(sizeof(tpacket2_hdr))` (its pkttype at +10).
 
 The kernel has moved the outer VLAN tag into `vlan_tci`/`vlan_tpid` (as it does for the
-PACKET_AUXDATA control message); `next_frame` puts it back inline (`frames.insert_outer_tag`,
-as the `recvmsg` path does). A frame longer than a slot
+PACKET_AUXDATA control message); `read` puts it back inline, byte for byte what
+`frames.insert_outer_tag` makes (as the `recvmsg` path does), but inside the slot: the two MAC
+addresses move 4 bytes down into the slack the kernel leaves before the frame and the tag is
+written behind them, so the frame is copied out of the ring once. `read` takes a whole batch
+per call (PacketIO's wake-up); `next_frame` is one frame. A frame longer than a slot
 arrives cut (`snaplen < len`) and is dropped and counted as truncated, as `MSG_TRUNC` is on the
 `recvmsg` path. Slots are sized from the interface's MTU when the ring is made.
 

@@ -7,6 +7,12 @@ trunk --PacketIO--> Datapath.handle_frame --ToTun--> TUN abng0 --> kernel routin
         frames.parse_frame -> Demux.classify -> by EtherType: 0x8863/0x8864 PPPoE, 0x0800 DHCP
 ```
 
+PPP control frames (LCP, PAP, CHAP, IPCP: not IPv4) of PPPoE sessions already known skip all of
+that: ``PppoeService.fast_frame`` recognises them by their first bytes (the session's peer MAC,
+tags, EtherType and session id) and does what the general path would do with them (the same
+checks, counters and demux bookkeeping) without building its objects; anything else, or any
+frame that fails a check, takes the general path.
+
 One AF_PACKET socket with the userspace filter serves everything; the sans-I/O machines (DHCP
 server, PPPoE discovery, one PPPSession per subscriber) are fed frames and ``now`` and report
 their next deadline into one :class:`~abng.access.timers.Timers`.  A handler that raises is

@@ -203,6 +203,8 @@ class PppoeService:
         its frame count and last-seen time move on; an unknown one takes the general path,
         which creates or drops), the interface must offer PPPoE, and the payload goes to the
         session's machine. Any frame that fails a check takes the general path untouched."""
+        if type(frame) is not bytes:  # a bytearray slice is no dict key: the general path
+            return False
         keys = self.fast
         for end in self._ends:
             sub = keys.get(frame[6:end])
