@@ -200,7 +200,13 @@ class SessionManager:
                 raise InvalidSessionState(f"session {session_id} is {s.state.value}, not starting")
             self._apply(s, fields)
             s.activated_at = int(self.clock())
-            failed = await self._run_hooks(s, "session_up")
+            failed = None
+            for hook in self._hook_order:  # _run_hooks(s, "session_up") without its coroutine
+                try:
+                    await hook.session_up(s)
+                except Exception as exc:
+                    failed = self._hook_failed(s, hook, "session_up", exc)
+                    break
             if not failed and s.state is _STARTING:
                 s.state = _ACTIVE
                 self._persist(s)
@@ -404,12 +410,17 @@ class SessionManager:
             try:
                 await getattr(hook, method)(s, *args)
             except Exception as exc:
-                name = getattr(hook, "name", type(hook).__name__)
-                self._hook_error(s, f"{name}.{method}", exc)
+                name = self._hook_failed(s, hook, method, exc)
                 if method != "session_down":
-                    return str(name)
-                failed = failed or str(name)
+                    return name
+                failed = failed or name
         return None if method == "session_down" else failed
+
+    def _hook_failed(self, s: Session, hook: SessionHook, method: str, exc: Exception) -> str:
+        """Report a hook's failure; returns the hook's name."""
+        name = getattr(hook, "name", type(hook).__name__)
+        self._hook_error(s, f"{name}.{method}", exc)
+        return str(name)
 
     def _hook_error(self, s: Session, what: str, exc: Exception) -> None:
         self.stats["hook_errors"] += 1
