@@ -82,15 +82,25 @@ _derived: tuple[ClientConfig | None, FsmConfig | None, tuple[int, ...]] = (None,
 
 
 def _derive(config: ClientConfig) -> tuple[FsmConfig, tuple[int, ...]]:
-    """The FsmConfig and accepted auth protocols of ``config``, once per config object (a
-    ClientConfig is immutable; a load generator's subscribers share a few)."""
+    """The FsmConfig and accepted auth protocols of ``config``, once per distinct setting (a
+    ClientConfig is immutable; a load generator's subscribers each have one, with their own
+    username and password but the same timers and protocols, so the fields are compared)."""
     global _derived
     last, fsm, accept = _derived
     if config is not last or fsm is None:
-        fsm = fsm_config(
-            config.restart_interval, config.max_configure, config.max_terminate, config.max_failure
-        )
-        accept = auth_protocol_numbers(config.auth_protocols)
+        if (
+            last is None
+            or fsm is None
+            or config.auth_protocols != last.auth_protocols
+            or config.restart_interval != last.restart_interval
+            or config.max_configure != last.max_configure
+            or config.max_terminate != last.max_terminate
+            or config.max_failure != last.max_failure
+        ):
+            fsm = fsm_config(
+                config.restart_interval, config.max_configure, config.max_terminate, config.max_failure
+            )
+            accept = auth_protocol_numbers(config.auth_protocols)
         _derived = (config, fsm, accept)
     return fsm, accept
 
