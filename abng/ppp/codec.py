@@ -1,6 +1,7 @@
 """PPP wire format: protocol field, control packets (LCP/IPCP), options, PAP and CHAP.
 
-Everything here is pure: bytes in, frozen dataclasses out, and back.  A length that disagrees
+Everything here is pure: bytes in, immutable messages (named tuples: one or more is made per
+packet, and a tuple costs a third of a frozen dataclass) out, and back.  A length that disagrees
 with the buffer raises :class:`DecodeError` (never IndexError or struct.error).  Over PPPoE the
 protocol field is always two bytes (RFC 2516 §7: no PFC/ACFC), so ``ppp_payload`` below means
 "2-byte protocol + information field".
