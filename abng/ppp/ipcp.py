@@ -67,7 +67,12 @@ class IpcpServerPolicy:
         dns = self.dns
         # Known and well-formed (``IPCP_OPTIONS``: IP-Address and the DNS options are 4 octets)
         # and one we serve: IP-Address, and the DNS options we have servers for.
-        rej = [o for o in options if len(o[1]) != 4 or (o[0] != IPCP_ADDRESS and o[0] not in dns)]
+        rej: list[Option] | None = None
+        for o in options:
+            if len(o[1]) != 4 or (o[0] != IPCP_ADDRESS and o[0] not in dns):
+                if rej is None:
+                    rej = []
+                rej.append(o)
         if rej:
             return _REJ, rej
         nak: list[Option] = []
