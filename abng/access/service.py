@@ -7,10 +7,10 @@ trunk --PacketIO--> Datapath.handle_frame --ToTun--> TUN abng0 --> kernel routin
         frames.parse_frame -> Demux.classify -> by EtherType: 0x8863/0x8864 PPPoE, 0x0800 DHCP
 ```
 
-PPP control frames (LCP, PAP, CHAP, IPCP: not IPv4) of PPPoE sessions already known skip all of
-that: ``PppoeService.fast_frame`` recognises them by their first bytes (the session's peer MAC,
-tags, EtherType and session id) and does what the general path would do with them (the same
-checks, counters and demux bookkeeping) without building its objects; anything else, or any
+Session frames of PPPoE sessions already known skip all of that: ``PppoeService.fast_frame``
+recognises them by their first bytes (the session's peer MAC, tags, EtherType and session id)
+and does what the general path would do with them (the same checks, data path verdict for
+IPv4, counters and demux bookkeeping) without building its objects; anything else, or any
 frame that fails a check, takes the general path.
 
 One AF_PACKET socket with the userspace filter serves everything; the sans-I/O machines (DHCP
@@ -51,7 +51,7 @@ from abng.access.packetio import PacketIO
 from abng.access.timers import Timers
 from abng.core import sched
 from abng.core.model import Session
-from abng.dataplane.datapath import NOT_MINE, Datapath, Dropped, ToTrunk, ToTun
+from abng.dataplane.datapath import NOT_MINE, Datapath, Dropped, ToTrunk, ToTun, Verdict
 from abng.dataplane.tun import TunDevice, enable_ip_forward, isolate_trunk
 
 if TYPE_CHECKING:
@@ -184,7 +184,12 @@ class TrunkService:
         verdict = self.datapath.handle_frame(eth)
         if verdict is NOT_MINE:
             self.control_frame(eth)
-        elif isinstance(verdict, ToTun):
+        else:
+            self.apply(verdict)
+
+    def apply(self, verdict: Verdict) -> None:
+        """Carry out a data path verdict other than NOT_MINE."""
+        if isinstance(verdict, ToTun):
             if self.tun is not None:
                 self.tun.write(verdict.packet)
         elif isinstance(verdict, ToTrunk):

@@ -268,6 +268,18 @@ class Datapath:
             return NOT_MINE  # the PPPoE layer answers unknown sessions (PADT)
         return self.from_pppoe(key, ppp_payload)
 
+    def pppoe_ipv4(self, src: bytes, vids: tuple[int, ...], session_id: int, packet: bytes) -> Verdict:
+        """``handle_frame``'s verdict on a PPPoE session frame carrying PPP IPv4 whose PPPoE
+        header is already checked (the PPPoE layer's shortcut); `packet` is the PPP payload
+        after the protocol field."""
+        key = self._sessions.get((src, vids, session_id))
+        if key is None:
+            return NOT_MINE  # the PPPoE layer answers unknown sessions (PADT)
+        try:
+            return self.from_pppoe(key, packet)
+        except DecodeError as exc:
+            return self._drop(exc.reason)
+
     def from_pppoe(self, ip: str | int, packet: bytes) -> Verdict:
         """IPv4 payload of a PPP frame of the session owning `ip` (handed in by the PPPoE layer)."""
         key = _addr(ip)

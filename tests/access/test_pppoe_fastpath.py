@@ -114,6 +114,11 @@ async def h(tmp_path: Path) -> AsyncIterator[Harness]:
         daemon.store.close()
 
 
+def ipv4(src: str) -> bytes:
+    """A 20-byte IPv4 header from `src` to 8.8.8.8 (the data path checks lengths, not sums)."""
+    return bytes.fromhex("450000140000000040110000") + bytes(int(x) for x in src.split(".")) + bytes((8,) * 4)
+
+
 def demux_frames(h: Harness) -> int:
     return int(next(r["frames"] for r in h.trunk.demux.snapshot() if tuple(r["vlans"]) == VIDS))  # type: ignore[call-overload]
 
@@ -143,6 +148,12 @@ async def test_general_and_short_path_agree(tmp_path: Path) -> None:
             harness.feed(harness.session_frame(LCP_ECHO_REQ))
             harness.feed(harness.session_frame(LCP_ECHO_REQ, tags=qinq(pcp=5)))
             harness.feed(harness.session_frame(LCP_ECHO_REQ, length=200))
+            ip = harness.pppoe.subs[harness.client.session_id].ip
+            assert ip is not None
+            for src in (ip, "192.0.2.9"):  # the subscriber's address, then a spoofed one
+                harness.feed(harness.session_frame(b"\x00\x21" + ipv4(src)))
+            harness.feed(harness.session_frame(b"\x00\x21" + ipv4(ip)[:19]))  # cut header
+            c = harness.trunk.datapath.counters(ip)
             s = daemon.sessions.table.by_id
             results.append(
                 (
@@ -151,6 +162,7 @@ async def test_general_and_short_path_agree(tmp_path: Path) -> None:
                     dict(harness.trunk.datapath.drops),
                     len(echo_replies(harness)),
                     sorted(x.state.value for x in s.values()),
+                    None if c is None else (c.in_packets, c.in_bytes),
                 )
             )
         finally:
@@ -158,7 +170,9 @@ async def test_general_and_short_path_agree(tmp_path: Path) -> None:
             await daemon.tasks.close()
             daemon.store.close()
     assert results[0] == results[1]
-    assert results[1][3] == 2 and results[1][2] == {"pppoe_length": 1}
+    assert results[1][3] == 2
+    assert results[1][2] == {"pppoe_length": 1, "spoofed_source": 1, "ipv4_header": 1}
+    assert results[1][5] == (1, 20)
 
 
 async def test_frames_the_shortcut_leaves_to_the_general_path(h: Harness) -> None:
@@ -176,9 +190,7 @@ async def test_frames_the_shortcut_leaves_to_the_general_path(h: Harness) -> Non
     # IPv4 goes to the data path (its counters), not to the PPP machine
     ip = h.pppoe.subs[h.client.session_id].ip
     assert ip is not None
-    src = bytes(int(x) for x in ip.split("."))
-    packet = bytes.fromhex("450000140000000040110000") + src + bytes((8, 8, 8, 8))
-    h.feed(h.session_frame(b"\x00\x21" + packet))
+    h.feed(h.session_frame(b"\x00\x21" + ipv4(ip)))
     c = h.trunk.datapath.counters(ip)
     assert c is not None and c.in_packets == 1
     # another source MAC with the session id: unknown session, answered with PADT

@@ -47,7 +47,7 @@ from abng.access.pppoe.discovery import MAX_SESSION_ID, DiscoveryConfig, Discove
 from abng.core.eager import start_eagerly
 from abng.core.model import Session, SessionState, SessionType, TerminateReason
 from abng.core.sessions import SessionError
-from abng.dataplane.datapath import Kind, SubscriberPath, ToTun
+from abng.dataplane.datapath import NOT_MINE, Kind, SubscriberPath, ToTun
 from abng.ppp import events as ev
 from abng.ppp.session import PPPConfig, PPPSession
 
@@ -190,8 +190,8 @@ class PppoeService:
             self._run(sub, now, sub.ppp.lower_down, "user_request", now)
 
     def fast_frame(self, frame: bytes) -> bool:
-        """A PPP control frame (LCP, PAP, CHAP, IPCP...: not IPv4) of a known session, handled
-        without the general path's objects; False, with nothing done, for any other frame.
+        """A PPPoE session frame of a known session, handled without the general path's
+        objects; False, with nothing done, for any other frame.
 
         Known means: the bytes after the destination MAC are a session's ``fast_key`` (its peer
         MAC, the tag stack of its PADR, 0x8864, VER/TYPE 0x11, CODE 0 and its session id), so
@@ -202,7 +202,10 @@ class PppoeService:
         payload to us (``NOT_MINE``), the demux finds its access interface (``Demux.seen``:
         its frame count and last-seen time move on; an unknown one takes the general path,
         which creates or drops), the interface must offer PPPoE, and the payload goes to the
-        session's machine. Any frame that fails a check takes the general path untouched."""
+        session's machine. PPP IPv4 goes to the data path first (``Datapath.pppoe_ipv4``, what
+        ``handle_frame`` does with it): to TUN once the session is up, a counted drop if bad;
+        only what it leaves (``NOT_MINE``) goes on to the machine as above. Any frame that fails
+        a check takes the general path untouched."""
         if type(frame) is not bytes:  # a bytearray slice is no dict key: the general path
             return False
         keys = self.fast
@@ -216,9 +219,16 @@ class PppoeService:
         if n < end + 4:
             return False
         length = frame[end] << 8 | frame[end + 1]
-        if length < 2 or length > n - end - 2 or (frame[end + 2] == 0 and frame[end + 3] == 0x21):
-            return False  # bad lengths (counted drops) and IPv4 (the data path): the general path
+        if length < 2 or length > n - end - 2:
+            return False  # bad lengths: the data path's counted drops, on the general path
         trunk = self.trunk
+        if frame[end + 2] == 0 and frame[end + 3] == 0x21:  # PPP IPv4: the data path's first
+            verdict = trunk.datapath.pppoe_ipv4(
+                sub.ns.peer_mac, sub.ns.vlans, sub.ns.session_id, frame[end + 4 : end + 2 + length]
+            )
+            if verdict is not NOT_MINE:
+                trunk.apply(verdict)
+                return True
         now = trunk.clock()
         iface = trunk.demux.seen(sub.ns.vlans, now)
         if iface is None:
