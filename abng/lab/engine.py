@@ -320,7 +320,7 @@ class Engine:
         n = len(frame)
         if (
             n >= hl + 2
-            and frame[12:hl] == sub.tag_bytes
+            and frame.startswith(sub.tag_bytes, 12)  # = frame[12:hl] == tag_bytes, no copy
             and (etype := frame[hl] << 8 | frame[hl + 1]) not in VLAN_TPIDS
         ):
             buf, o = frame, hl + 2
