@@ -87,6 +87,7 @@ class DhcpClient:
         self._tries = 0
         self._deadline: float | None = None
         self._t1 = self._t2 = self._expiry = 0.0
+        # What take_output / take_events hand over (the engine checks them for emptiness first).
         self.out: list[DhcpOut] = []
         self.events: list[DhcpEvent] = []
         # The options every DISCOVER and REQUEST ends with (same for the client's lifetime).
