@@ -314,9 +314,12 @@ class SessionManager:
     def update(self, session_id: int, **fields: Any) -> Session:
         """Record what the access/AAA layer learned (username after PAP/CHAP, ppp_interface,
         access_data...).  No hooks run; rates go through :meth:`change_rate`."""
-        s = self.get(session_id)
+        s = self.table.by_id.get(session_id)
+        if s is None:
+            raise SessionNotFound(session_id)
         self._apply(s, fields)
-        self._persist(s)
+        if self.store is not None:  # _persist, inline
+            self.store.mark(s)
         return s
 
     def update_counters(

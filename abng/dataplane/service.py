@@ -549,7 +549,11 @@ class PolicyHook(BaseSessionHook):
         if want is None or svc.worker is None:
             return
         svc.applied[session.id] = want
-        svc._record(session, await svc.submit(Up(want)))
+        # svc.submit(Up(want)) without its coroutine (one per session set-up)
+        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        svc._queue.append((Up(want), fut))
+        svc._wake.set()
+        svc._record(session, await fut)
 
     async def rate_changed(self, session: Session, source: str) -> None:
         self.svc.reflect_defaults(session, explicit=True)
