@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, make_dataclass
-from typing import Any, Literal, Protocol
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
 
 from abng.aaa.dictionary import Value
 
 Service = Literal["pppoe", "dhcp"]
 
 
-@dataclass(frozen=True, slots=True, init=False)
+@dataclass(frozen=True, slots=True)
 class AuthRequest:
     """One authentication.  PAP: ``password``; CHAP-MD5: ``chap_id``/``chap_challenge``/``chap_response``;
-    DHCP: neither (the MAC is the identity, reference §6.2).
-
-    One is built per login: instead of the frozen ``__init__`` (one ``object.__setattr__`` per
-    field, ~5x the cost), ``__new__`` fills a plain slotted twin with the same slots in the same
-    order and makes it an AuthRequest (``__class__``): the same frozen instance, equal, hashed,
-    printed and pickled as before."""
+    DHCP: neither (the MAC is the identity, reference §6.2)."""
 
     username: str
     mac: str  # aa:bb:cc:dd:ee:ff
@@ -31,40 +26,6 @@ class AuthRequest:
     circuit_id: bytes | None = None
     remote_id: bytes | None = None
     nas_port: int = 0
-
-    def __new__(
-        cls,
-        username: str,
-        mac: str,
-        nas_port_id: str,
-        service: Service,
-        password: str | None = None,
-        chap_id: int | None = None,
-        chap_challenge: bytes | None = None,
-        chap_response: bytes | None = None,
-        circuit_id: bytes | None = None,
-        remote_id: bytes | None = None,
-        nas_port: int = 0,
-    ) -> AuthRequest:
-        obj = _new(_RequestTwin)
-        obj.username, obj.mac, obj.nas_port_id, obj.service = username, mac, nas_port_id, service
-        obj.password = password
-        obj.chap_id, obj.chap_challenge, obj.chap_response = chap_id, chap_challenge, chap_response
-        obj.circuit_id, obj.remote_id, obj.nas_port = circuit_id, remote_id, nas_port
-        obj.__class__ = cls
-        return obj  # type: ignore[no-any-return]
-
-    def __getnewargs__(self) -> tuple[str, str, str, Service]:
-        """Pickling and copying rebuild through ``__new__`` (the state is set after it)."""
-        return (self.username, self.mac, self.nas_port_id, self.service)
-
-
-_new = object.__new__
-#: AuthRequest's slots as a plain (unfrozen) class: same names, same order, same memory layout
-_RequestTwin: Any = make_dataclass(
-    "_RequestTwin", [f.name for f in fields(AuthRequest)], slots=True, eq=False, repr=False, match_args=False
-)
-assert _RequestTwin.__slots__ == AuthRequest.__slots__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""AuthRequest built through its fast __new__ is the frozen dataclass it always was."""
+"""AuthRequest is a frozen slotted dataclass: positions, defaults, equality, hashing, pickling."""
 
 from __future__ import annotations
 
