@@ -9,7 +9,7 @@ import pytest
 
 from abng.access.pppoe import codec as pppoe
 from abng.access.pppoe.client import DiscoveryClient, DiscoveryFailed, DiscoveryTerminated, DiscoveryUp
-from abng.access.pppoe.codec import Code, PPPoEPacket, Tag
+from abng.access.pppoe.codec import Code, PPPoEPacket, Tag, first_tags
 from abng.access.pppoe.discovery import DiscoveryConfig, DiscoveryServer
 from abng.ppp.client import ClientConfig, ClientUp, PPPClient
 from abng.ppp.events import AuthRequest, LinkFinished, SessionUp
@@ -307,3 +307,9 @@ def test_cookie_hmac_matches_the_standard_library() -> None:
         for _ in range(20):
             msg = r.randbytes(r.randint(0, 80))
             assert hmac_sha256(secret, msg) == hmac.digest(secret, msg, "sha256")
+
+
+def test_first_tags_takes_the_first_of_each_wanted_type_only() -> None:
+    tags = ((0x0103, b"hu1"), (0x0101, b""), (0x0104, b"c1"), (0x0103, b"hu2"), (0x0104, b"c2"))
+    assert first_tags(tags, {0x0103: 0, 0x0104: 1, 0x0110: 2}, 3) == [b"hu1", b"c1", None]
+    assert first_tags((), {0x0103: 0}, 1) == [None]

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from abng.access.pppoe.codec import Code, DecodeError, PPPoEPacket, Tag, decode, u16
+from abng.access.pppoe.codec import Code, DecodeError, PPPoEPacket, Tag, decode, first_tags, u16
 
 BROADCAST = b"\xff" * 6
 _H = struct.Struct("!H")
@@ -35,7 +35,17 @@ _SERVICE_NAME_ERROR = int(Tag.SERVICE_NAME_ERROR)
 _HDR = struct.Struct("!BBHH")  # PPPoE header: ver/type, code, session id, length
 _HH = struct.Struct("!HH")  # tag type, length
 _tuple_new: Callable[[Any, tuple[Any, ...]], Any] = tuple.__new__
-_ERRORS = {_SERVICE_NAME_ERROR: 0, _AC_SYSTEM_ERROR: 1, _GENERIC_ERROR: 2}
+#: tag type -> index in first_tags' answer: the five tags we read, then the error tags in order
+_TAG_SLOTS = {
+    _HOST_UNIQ: 0,
+    _AC_NAME: 1,
+    _AC_COOKIE: 2,
+    _RELAY_SESSION_ID: 3,
+    _PPP_MAX_PAYLOAD: 4,
+    _SERVICE_NAME_ERROR: 5,
+    _AC_SYSTEM_ERROR: 6,
+    _GENERIC_ERROR: 7,
+}
 _ERROR_REASONS = ("service_name_error", "ac_system_error", "generic_error")  # checked in this order
 
 
@@ -130,26 +140,8 @@ class DiscoveryClient:
         if code != _PADO and code != _PADS and code != _PADT:
             return  # nothing we act on (the tag scan below is for PADO/PADS)
         # the first of each tag we look at (RFC 2516: later duplicates are ignored), one pass
-        host_uniq = ac_name = cookie = relay = max_payload = None
-        error = 3  # index into _ERROR_REASONS of the first error tag type present, 3: none
-        for t, v in pkt[2]:
-            if t == _HOST_UNIQ:
-                if host_uniq is None:
-                    host_uniq = v
-            elif t == _AC_COOKIE:
-                if cookie is None:
-                    cookie = v
-            elif t == _AC_NAME:
-                if ac_name is None:
-                    ac_name = v
-            elif t == _RELAY_SESSION_ID:
-                if relay is None:
-                    relay = v
-            elif t == _PPP_MAX_PAYLOAD:
-                if max_payload is None:
-                    max_payload = v
-            elif t in _ERRORS:
-                error = min(error, _ERRORS[t])
+        host_uniq, ac_name, cookie, relay, max_payload, *errors = first_tags(pkt[2], _TAG_SLOTS, 8)
+        error = next((i for i, v in enumerate(errors) if v is not None), 3)  # _ERROR_REASONS index, 3: none
         if code != _PADT and self.host_uniq is not None and host_uniq != self.host_uniq:
             # = self._foreign(pkt): a reply meant for another host on the segment
             self.counters["foreign"] = self.counters.get("foreign", 0) + 1

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import struct
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NamedTuple
 
 VER_TYPE = 0x11
@@ -166,6 +166,18 @@ def decode_session(payload: bytes) -> tuple[int, bytes]:
         raise DecodeError("not_session_code", f"0x{code:02x}")
     body = payload[HEADER_LEN : HEADER_LEN + length]
     return sid, body if type(body) is bytes else bytes(body)
+
+
+def first_tags(tags: Iterable[tuple[int, bytes]], slots: Mapping[int, int], n: int) -> list[bytes | None]:
+    """The value of the first tag of each wanted type, found in one pass (RFC 2516: later duplicates
+    are ignored): ``slots`` maps a tag type to its index in the returned list of ``n`` values."""
+    found: list[bytes | None] = [None] * n
+    slot = slots.get
+    for t, v in tags:
+        i = slot(t)
+        if i is not None and found[i] is None:
+            found[i] = v
+    return found
 
 
 def u16(value: bytes) -> int | None:

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from abng.access.pppoe.codec import Code, DecodeError, PPPoEPacket, Tag, decode
+from abng.access.pppoe.codec import Code, DecodeError, PPPoEPacket, Tag, decode, first_tags
 from abng.access.pppoe.cookie import COOKIE_LEN, MIN_SECRET_LEN, check_cookie, make_cookie
 from abng.access.pppoe.ratelimit import RateLimiter
 
@@ -49,6 +49,7 @@ _VER_TYPE = 0x11
 _tuple_new: Callable[[Any, tuple[Any, ...]], Any] = tuple.__new__
 _MAX_PAYLOAD_HEAD = _HH.pack(_PPP_MAX_PAYLOAD, 2)
 _COOKIE_HEAD = _HH.pack(_AC_COOKIE, COOKIE_LEN)  # make_cookie always gives COOKIE_LEN bytes
+_TAG_SLOTS = {_SERVICE_NAME: 0, _HOST_UNIQ: 1, _AC_COOKIE: 2, _RELAY_SESSION_ID: 3, _PPP_MAX_PAYLOAD: 4}
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,27 +120,12 @@ class _Tags:
     __slots__ = ("cookie", "host_uniq", "max_payload", "relay", "service")
 
     def __init__(self, tags: tuple[tuple[int, bytes], ...]) -> None:
-        service = host_uniq = relay = max_payload = cookie = None
-        for t, v in tags:
-            if t == _SERVICE_NAME:
-                if service is None:
-                    service = v
-            elif t == _HOST_UNIQ:
-                if host_uniq is None:
-                    host_uniq = v
-            elif t == _AC_COOKIE:
-                if cookie is None:
-                    cookie = v
-            elif t == _RELAY_SESSION_ID:
-                if relay is None:
-                    relay = v
-            elif t == _PPP_MAX_PAYLOAD and max_payload is None:
-                max_payload = v
-        self.service: bytes | None = service
-        self.host_uniq: bytes | None = host_uniq
-        self.relay: bytes | None = relay
-        self.max_payload: bytes | None = max_payload
-        self.cookie: bytes | None = cookie
+        found = first_tags(tags, _TAG_SLOTS, 5)
+        self.service: bytes | None = found[0]
+        self.host_uniq: bytes | None = found[1]
+        self.cookie: bytes | None = found[2]
+        self.relay: bytes | None = found[3]
+        self.max_payload: bytes | None = found[4]
 
 
 class DiscoveryServer:
