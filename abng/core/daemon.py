@@ -188,9 +188,11 @@ class Daemon:
         config_rpc.install(self)
         for setup in self.subsystems:
             await setup(self)
-        await self.rpc.start()
         self.tasks.spawn("store-flush", self.store.run())
+        # terminations the previous process left half done end before the socket opens: no
+        # client sees a restored session that is already on its way out
         await self.sessions.finish_restore()
+        await self.rpc.start()
         log.info("abngd listening on %s", self.paths.socket)
 
     def request_stop(self) -> None:
