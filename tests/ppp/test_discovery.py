@@ -313,3 +313,16 @@ def test_first_tags_takes_the_first_of_each_wanted_type_only() -> None:
     tags = ((0x0103, b"hu1"), (0x0101, b""), (0x0104, b"c1"), (0x0103, b"hu2"), (0x0104, b"c2"))
     assert first_tags(tags, {0x0103: 0, 0x0104: 1, 0x0110: 2}, 3) == [b"hu1", b"c1", None]
     assert first_tags((), {0x0103: 0}, 1) == [None]
+
+
+def test_global_padi_limit_counts_padis_only() -> None:
+    """pppoe.padi_rate_limit is PADIs answered per second: PADRs (they carry our cookie) are not
+    charged to it, so a storm of n new sessions per second needs n tokens, not 2n."""
+    srv = DiscoveryServer(dataclasses.replace(CFG, padi_rate_global=1.0, padi_burst_global=2.0))
+    offers = [offer(srv, mac=m) for m in (MAC1, MAC2)]  # the two PADIs take the whole burst
+    assert srv.handle(padi(), bytes([2, 0, 0, 0, 1, 9]), VLANS, 0.0).drop_reason == "rate_limited_global"
+    for o, m in zip(offers, (MAC1, MAC2), strict=True):
+        assert srv.handle(padr_from(o), m, VLANS, 0.0).new_session is not None
+    tight = DiscoveryServer(dataclasses.replace(CFG, padi_rate_per_mac=1.0, padi_burst_per_mac=1.0))
+    o = offer(tight)  # the MAC's one token
+    assert tight.handle(padr_from(o), MAC1, VLANS, 0.0).drop_reason == "rate_limited_mac"  # still per MAC

@@ -63,7 +63,7 @@ class DiscoveryConfig:
     cookie_lifetime: float = 60.0
     padi_rate_per_mac: float = 2.0  # PADI+PADR per second per MAC (<= 0: unlimited)
     padi_burst_per_mac: float = 6.0
-    padi_rate_global: float = 500.0
+    padi_rate_global: float = 500.0  # PADIs only (a PADR carries our cookie)
     padi_burst_global: float = 1000.0
     rate_table_size: int = 16384
     our_mac: bytes | None = None  # when set, PADR/PADT to another MAC are not for us (RFC 2516 §5.3)
@@ -189,7 +189,9 @@ class DiscoveryServer:
             return self._drop("not_for_us")  # a broadcast PADR is not addressed to us either
         if pkt[1] != 0:
             return self._drop("nonzero_session_id")  # RFC 2516 §5.1/§5.3
-        limited = self._limiter.allow(peer_mac, now)
+        # the per-MAC bucket counts PADI and PADR; the global one PADIs only (pppoe.padi_rate_limit:
+        # PADIs answered per second): a PADR carries our cookie, checked before anything is allocated
+        limited = self._limiter.allow(peer_mac, now, code == _PADI)
         if limited is not None:
             return self._drop(limited)
         if code == _PADI:

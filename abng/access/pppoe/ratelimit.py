@@ -45,8 +45,9 @@ class RateLimiter:
             TokenBucket(global_rate, global_burst, global_burst, 0.0) if global_rate > 0 else None
         )
 
-    def allow(self, key: bytes, now: float) -> str | None:
-        """None if allowed, else the drop reason."""
+    def allow(self, key: bytes, now: float, count_global: bool = True) -> str | None:
+        """None if allowed, else the drop reason.  ``count_global=False``: the key's bucket only
+        (the global bucket neither checked nor charged)."""
         if self.per_key_rate > 0:
             keys = self.keys
             bucket = keys.get(key)
@@ -60,7 +61,7 @@ class RateLimiter:
                 keys.move_to_end(key)
             if not bucket.take(now):
                 return "rate_limited_mac"
-        if self.global_bucket is not None and not self.global_bucket.take(now):
+        if count_global and self.global_bucket is not None and not self.global_bucket.take(now):
             return "rate_limited_global"
         return None
 
