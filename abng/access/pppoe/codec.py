@@ -127,14 +127,7 @@ def _header(payload: bytes) -> tuple[int, int, int]:
 
 def decode(payload: bytes) -> PPPoEPacket:
     """Decode a discovery or session packet."""
-    have = len(payload)  # = _header(payload), inline
-    if have < HEADER_LEN:
-        raise DecodeError("short_header", f"{have} bytes")
-    ver_type, code, sid, length = _HDR.unpack_from(payload)
-    if ver_type != VER_TYPE:
-        raise DecodeError("bad_version", f"0x{ver_type:02x}")
-    if HEADER_LEN + length > have:
-        raise DecodeError("bad_length", f"length {length}, have {have - HEADER_LEN}")
+    code, sid, length = _header(payload)
     body = payload[HEADER_LEN : HEADER_LEN + length]
     if type(body) is not bytes:
         body = bytes(body)
@@ -153,14 +146,7 @@ def session_frame(session_id: int, ppp_payload: bytes) -> bytes:
 
 def decode_session(payload: bytes) -> tuple[int, bytes]:
     """(session_id, ppp_payload) of a session-stage packet."""
-    have = len(payload)  # = _header(payload), inline
-    if have < HEADER_LEN:
-        raise DecodeError("short_header", f"{have} bytes")
-    ver_type, code, sid, length = _HDR.unpack_from(payload)
-    if ver_type != VER_TYPE:
-        raise DecodeError("bad_version", f"0x{ver_type:02x}")
-    if HEADER_LEN + length > have:
-        raise DecodeError("bad_length", f"length {length}, have {have - HEADER_LEN}")
+    code, sid, length = _header(payload)
     if code != SESSION:
         decode(payload)  # a discovery packet: its tag errors take precedence, as they always did
         raise DecodeError("not_session_code", f"0x{code:02x}")
